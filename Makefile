@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` and `make test`. Both set up what they need.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first: a plain `torch` would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# System packages the tests drive for real: Chromium (explorer tests) and a Java runtime (HermiT).
+system:
+	@if ! command -v chromium >/dev/null || ! command -v java >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium default-jre-headless >/dev/null; \
+	  else echo "install chromium and a Java runtime (sudo apt-get install chromium default-jre-headless)"; fi; \
+	fi
+
+demo: $(VENV)/.installed
+	$(BIN)/arachne --store demo-store demo
+
+test: $(VENV)/.installed system
+	$(BIN)/python -m pytest
+
+.PHONY: demo test system

@@ -1,0 +1,1 @@
+"""The knowledge graph: store backends, importers, validation and named queries."""

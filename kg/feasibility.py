@@ -1,0 +1,216 @@
+"""Feasible model-device pairs: SPARQL finds them (kg/queries/feasibility_checks.rq) and
+every exclusion comes with its reasons, in numbers. The same constraints exist as SHACL-SPARQL
+shapes (shapes/feasibility.ttl) for checking one pair (`check_pair_shacl`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import RDF, XSD
+
+from kg.errors import InputError
+from kg.ids import AR
+from kg.store import Store
+from kg.validation import validate
+
+QUERIES = Path(__file__).resolve().parent / "queries"
+MODALITIES = ("audio", "image", "inertial", "timeseries", "environmental", "tabular")
+_MODALITY_IRI = {m: AR[{"timeseries": "TimeSeries"}.get(m, m.capitalize())] for m in MODALITIES}
+
+
+@lru_cache(maxsize=None)
+def named_query(name: str) -> str:
+    return (QUERIES / f"{name}.rq").read_text()
+
+
+def kib(n: float) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A user's question: a device, a task or input modality, budgets (canonical units)."""
+
+    device: str | None = None
+    task: str | None = None
+    modality: str | None = None
+    max_latency_ms: float | None = None
+    max_energy_uj: float | None = None
+    reserved_ram_bytes: int = 0
+    reserved_flash_bytes: int = 0
+    runtime: str | None = None
+
+    def to_graph(self) -> Graph:
+        g = Graph()
+        node = BNode()
+        g.add((node, RDF.type, AR.Request))
+        if self.device:
+            g.add((node, AR.forDevice, URIRef(self.device)))
+        if self.task:
+            g.add((node, AR.forTask, URIRef(self.task)))
+        if self.modality:
+            g.add((node, AR.requiresModality, _MODALITY_IRI.get(self.modality, Literal(self.modality))))
+        if self.runtime:
+            g.add((node, AR.requiresRuntime, URIRef(self.runtime)))
+        for prop, value, dtype in (
+            (AR.maxLatencyMs, self.max_latency_ms, XSD.double),
+            (AR.maxEnergyUJ, self.max_energy_uj, XSD.double),
+            (AR.reservedRamBytes, self.reserved_ram_bytes, XSD.integer),
+            (AR.reservedFlashBytes, self.reserved_flash_bytes, XSD.integer),
+        ):
+            if value is not None:
+                g.add((node, prop, Literal(value, datatype=dtype)))
+        return g
+
+    def validated(self) -> "Request":
+        """Check the request against shapes/core.ttl's RequestShape; raise InputError if invalid."""
+        problems = validate(self.to_graph())
+        if problems:
+            raise InputError("request", problems[0].path, problems[0].message,
+                             problems=[(p.path, p.message) for p in problems])
+        return self
+
+
+@dataclass
+class PairCheck:
+    """One (model, device) pair with the facts behind each constraint and what it violates."""
+
+    model: str
+    device: str
+    name: str | None
+    facts: dict
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def feasible(self) -> bool:
+        return not self.reasons
+
+
+def _bindings(model: str | None, device: str | None, req: Request) -> str:
+    def term(v, kind):
+        if v is None:
+            return "UNDEF"
+        return f"<{v}>" if kind == "iri" else repr(float(v)) if kind == "num" else str(int(v))
+
+    names = "?model ?device ?reserveRam ?reserveFlash ?maxLatency ?maxEnergy"
+    row = " ".join([term(model, "iri"), term(device, "iri"), term(req.reserved_ram_bytes, "int"),
+                    term(req.reserved_flash_bytes, "int"), term(req.max_latency_ms, "num"),
+                    term(req.max_energy_uj, "num")])
+    return f"VALUES ({names}) {{ ({row}) }}"
+
+
+def _reasons(f: dict, req: Request) -> tuple[list[str], list[str]]:
+    reasons, warnings = [], []
+    reserve_ram = f.get("reserveRam") or 0
+    reserve_flash = f.get("reserveFlash") or 0
+    if f["ram"] is None:
+        reasons.append("device RAM unknown")
+    elif f["needRam"] is None:
+        reasons.append("model RAM unknown (no tensor-arena figure and no measurement on this device)")
+    elif f["needRam"] + reserve_ram > f["ram"]:
+        extra = f" + {kib(reserve_ram)} reserved" if reserve_ram else ""
+        reasons.append(f"RAM: needs {kib(f['needRam'])}{extra}, device has {kib(f['ram'])}")
+    if f["missingOps"]:
+        reasons.append(f"operators not supported by the device's runtimes: {f['missingOps']}")
+    elif f["runtime"] is None and f["needFlash"] is None:
+        reasons.append("no runtime on the device runs this model's format")
+    if f["flash"] is None:
+        reasons.append("device flash unknown")
+    elif f["needFlash"] is not None and f["needFlash"] + reserve_flash > f["flash"]:
+        extra = f" + {kib(reserve_flash)} reserved" if reserve_flash else ""
+        reasons.append(f"flash: needs {kib(f['needFlash'])} (model + runtime){extra}, device has {kib(f['flash'])}")
+    if f["missingSensors"]:
+        reasons.append(f"sensors missing on the device: {f['missingSensors']}")
+    if f["missingModalities"]:
+        reasons.append(f"no sensor provides the input modality: {f['missingModalities']}")
+    if req.max_latency_ms is not None and f["latency"] is not None and f["latency"] > req.max_latency_ms:
+        reasons.append(f"latency: measured {f['latency']:.1f} ms, budget {req.max_latency_ms:g} ms")
+    if req.max_energy_uj is not None and f["energy"] is not None and f["energy"] > req.max_energy_uj:
+        reasons.append(f"energy: measured {f['energy']:.1f} uJ, budget {req.max_energy_uj:g} uJ")
+    if f["floatWithoutFpu"]:
+        warnings.append("float model on a core without FPU: expect slow software floating point")
+    return reasons, warnings
+
+
+def check_pairs(store: Store, model: str | None = None, device: str | None = None,
+                request: Request = Request()) -> list[PairCheck]:
+    """Every (model, device) pair matching the bound ends, with each constraint's verdict."""
+    sparql = named_query("feasibility_checks").replace("#BINDINGS#", _bindings(model, device, request))
+    out = []
+    for f in store.select(sparql).dicts():
+        reasons, warnings = _reasons(f, request)
+        out.append(PairCheck(f["model"], f["device"], f["name"], f, reasons, warnings))
+    return sorted(out, key=lambda p: (p.model, p.device))
+
+
+def _task_filter(store: Store, checks: list[PairCheck], request: Request) -> list[PairCheck]:
+    if not request.task:
+        return checks
+    rows = store.select(f"SELECT ?m WHERE {{ ?m <{AR.performsTask}> <{request.task}> }}")
+    keep = set(rows.column("m"))
+    return [c for c in checks if c.model in keep]
+
+
+def feasible_models(store: Store, request: Request) -> tuple[list[PairCheck], list[PairCheck]]:
+    """(feasible, excluded) models for the request's device, restricted to its task if given."""
+    request.validated()
+    checks = _task_filter(store, check_pairs(store, device=request.device, request=request), request)
+    if request.modality:
+        want = _MODALITY_IRI[request.modality]
+        rows = store.select(f"SELECT ?m WHERE {{ ?m <{AR.hasModality}> <{want}> }}")
+        keep = set(rows.column("m"))
+        checks = [c for c in checks if c.model in keep]
+    return [c for c in checks if c.feasible], [c for c in checks if not c.feasible]
+
+
+def feasible_devices(store: Store, model: str, request: Request = Request()) -> tuple[list[PairCheck], list[PairCheck]]:
+    """(feasible, excluded) devices for one model."""
+    checks = check_pairs(store, model=model, request=request)
+    return [c for c in checks if c.feasible], [c for c in checks if not c.feasible]
+
+
+def feasible_pairs(store: Store, request: Request = Request()) -> list[PairCheck]:
+    """All feasible (model, device) pairs of the registry."""
+    return [c for c in check_pairs(store, request=request) if c.feasible]
+
+
+_PAIR_CONTEXT = """
+PREFIX ar: <https://w3id.org/arachne#>
+CONSTRUCT { ?s ?p ?o } WHERE {
+  { BIND(<{model}> AS ?s) ?s ?p ?o }
+  UNION { BIND(<{device}> AS ?s) ?s ?p ?o }
+  UNION { <{device}> ar:hasSensor ?s . ?s ?p ?o }
+  UNION { <{device}> ar:hasSensor/a ?s . ?s ar:providesModality ?o . BIND(ar:providesModality AS ?p) }
+  UNION { <{device}> ar:supportsRuntime ?s . ?s ?p ?o }
+  UNION { ?s ar:ofModel <{model}> ; ar:onDevice <{device}> ; ?p ?o }
+}
+"""
+
+
+def check_pair_shacl(store: Store, model: str, device: str, request: Request = Request()) -> list[str]:
+    """Validate one (model, device) pair with the SHACL-SPARQL feasibility shapes.
+
+    Returns one message per violated constraint (empty when the pair is feasible)."""
+    import shapes
+    from pyshacl import validate as shacl_validate
+
+    data = store.query(_PAIR_CONTEXT.replace("{model}", model).replace("{device}", device))
+    node = URIRef("urn:arachne:pair-check")
+    data.add((node, RDF.type, AR.PairCheck))
+    data.add((node, AR.pairModel, URIRef(model)))
+    data.add((node, AR.pairDevice, URIRef(device)))
+    data.add((node, AR.reservedRamBytes, Literal(request.reserved_ram_bytes, datatype=XSD.integer)))
+    data.add((node, AR.reservedFlashBytes, Literal(request.reserved_flash_bytes, datatype=XSD.integer)))
+    if request.max_latency_ms is not None:
+        data.add((node, AR.maxLatencyMs, Literal(request.max_latency_ms, datatype=XSD.double)))
+    if request.max_energy_uj is not None:
+        data.add((node, AR.maxEnergyUJ, Literal(request.max_energy_uj, datatype=XSD.double)))
+    conforms, report, _ = shacl_validate(data, shacl_graph=shapes.shapes_graph("feasibility"),
+                                         inference="none", advanced=True)
+    if conforms:
+        return []
+    SH = Namespace("http://www.w3.org/ns/shacl#")
+    return sorted(str(report.value(r, SH.resultMessage)) for r in report.subjects(RDF.type, SH.ValidationResult))

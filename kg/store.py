@@ -1,0 +1,218 @@
+"""The graph store. One interface, two backends: embedded Oxigraph (default) and,
+later, any SPARQL 1.1 endpoint. Callers only see `Store`.
+
+Every description (a Thing, a model, a benchmark table) lives in its own named
+graph, so replacing or dropping it is one transaction. Queries see the union of
+all graphs as their default graph, so users need no GRAPH clauses.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+
+EXPORT_FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+}
+RESULT_FORMATS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+GRAPH_FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+}
+
+
+class StoreError(Exception):
+    """A query or update the store could not run (syntax, I/O)."""
+
+
+@dataclass
+class Results:
+    """SELECT results: variable names and rows of rdflib terms (None where unbound)."""
+
+    vars: list[str]
+    rows: list[tuple] = field(default_factory=list)
+
+    def values(self) -> list[tuple]:
+        """Rows as plain Python values (str for IRIs, int/float/bool/str for literals)."""
+        return [tuple(None if t is None else t.toPython() for t in row) for row in self.rows]
+
+    def column(self, name: str) -> list:
+        i = self.vars.index(name)
+        return [None if row[i] is None else row[i].toPython() for row in self.rows]
+
+    def dicts(self) -> list[dict]:
+        return [dict(zip(self.vars, row)) for row in self.values()]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _to_rdflib(term):
+    if term is None:
+        return None
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        return Literal(term.value, datatype=URIRef(term.datatype.value))
+    raise TypeError(f"unsupported term {term!r}")
+
+
+def _nt_block(graph: Graph) -> str:
+    """N-Triples text of an rdflib graph, for INSERT DATA (works on every SPARQL 1.1 engine)."""
+    return graph.serialize(format="nt", encoding="utf-8").decode("utf-8")
+
+
+class Store:
+    """Embedded Oxigraph store, on disk at `path` or in memory when `path` is None."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else None
+        try:
+            self._ox = ox.Store(str(self.path)) if self.path else ox.Store()
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot open store: {exc}") from exc
+
+    # -- graphs -----------------------------------------------------------
+    def put_graphs(self, graphs: Mapping[str, Graph]) -> None:
+        """Replace each named graph by the given triples, all in ONE transaction."""
+        ops = []
+        for name, graph in graphs.items():
+            ops.append(f"DROP SILENT GRAPH <{name}>")
+            if len(graph):
+                ops.append(f"INSERT DATA {{ GRAPH <{name}> {{\n{_nt_block(graph)}\n}} }}")
+        if ops:
+            self.update(" ;\n".join(ops))
+
+    def put_graph(self, name: str, graph: Graph) -> None:
+        """Replace the named graph `name` by `graph` in one transaction."""
+        self.put_graphs({name: graph})
+
+    def add_to_graph(self, name: str, graph: Graph) -> None:
+        """Add triples to a named graph (creating it), in one transaction."""
+        if len(graph):
+            self.update(f"INSERT DATA {{ GRAPH <{name}> {{\n{_nt_block(graph)}\n}} }}")
+
+    def drop_graphs(self, names: Iterable[str]) -> None:
+        """Drop named graphs in one transaction; missing ones are ignored."""
+        ops = [f"DROP SILENT GRAPH <{n}>" for n in names]
+        if ops:
+            self.update(" ;\n".join(ops))
+
+    def drop_graph(self, name: str) -> None:
+        self.drop_graphs([name])
+
+    def has_graph(self, name: str) -> bool:
+        return self._ox.contains_named_graph(ox.NamedNode(name))
+
+    def graph_names(self) -> list[str]:
+        return sorted(g.value for g in self._ox.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def get_graph(self, name: str) -> Graph:
+        """The triples of one named graph as an rdflib Graph."""
+        data = self._ox.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name))
+        return Graph().parse(data=data, format="nt")
+
+    def count(self) -> int:
+        """Number of quads in the store."""
+        return int(self._ox_select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")[0][0].value) + int(
+            self._ox_select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", union=False)[0][0].value
+        )
+
+    # -- SPARQL -------------------------------------------------------------
+    def _ox_select(self, sparql: str, union: bool = True):
+        try:
+            return list(self._ox.query(sparql, use_default_graph_as_union=union))
+        except SyntaxError as exc:
+            raise StoreError(f"SPARQL syntax error: {exc}") from exc
+
+    def _run(self, sparql: str):
+        try:
+            return self._ox.query(sparql, use_default_graph_as_union=True)
+        except SyntaxError as exc:
+            raise StoreError(f"SPARQL syntax error: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+
+    def query(self, sparql: str) -> Results | bool | Graph:
+        """Run a SPARQL query: SELECT -> Results, ASK -> bool, CONSTRUCT/DESCRIBE -> rdflib Graph."""
+        answer = self._run(sparql)
+        if isinstance(answer, ox.QueryBoolean):
+            return bool(answer)
+        if isinstance(answer, ox.QuerySolutions):
+            names = [v.value for v in answer.variables]
+            rows = [tuple(_to_rdflib(sol[i]) for i in range(len(names))) for sol in answer]
+            return Results(names, rows)
+        graph = Graph()
+        for t in answer:
+            graph.add((_to_rdflib(t.subject), _to_rdflib(t.predicate), _to_rdflib(t.object)))
+        return graph
+
+    def select(self, sparql: str) -> Results:
+        answer = self.query(sparql)
+        if not isinstance(answer, Results):
+            raise StoreError("expected a SELECT query")
+        return answer
+
+    def query_serialized(self, sparql: str, fmt: str) -> tuple[str, bytes]:
+        """Run a query and serialise the answer natively (for the SPARQL endpoint).
+
+        `fmt` is a results format (json, xml, csv, tsv) for SELECT/ASK or a graph
+        format (turtle, ntriples, jsonld, rdfxml) for CONSTRUCT/DESCRIBE; returns (kind, bytes)
+        with kind 'results' or 'graph'."""
+        answer = self._run(sparql)
+        if isinstance(answer, (ox.QueryBoolean, ox.QuerySolutions)):
+            return "results", answer.serialize(format=RESULT_FORMATS.get(fmt, ox.QueryResultsFormat.JSON))
+        return "graph", answer.serialize(format=GRAPH_FORMATS.get(fmt, ox.RdfFormat.TURTLE))
+
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL 1.1 Update request; it is applied entirely or not at all."""
+        try:
+            self._ox.update(sparql)
+        except SyntaxError as exc:
+            raise StoreError(f"SPARQL update syntax error: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"update failed: {exc}") from exc
+
+    # -- export -------------------------------------------------------------
+    def export(self, fmt: str = "nquads", graph: str | None = None) -> bytes:
+        """Serialise the store (or one named graph) as turtle, nquads, trig, jsonld or ntriples.
+
+        Formats without named graphs (turtle, ntriples) get the union of all graphs."""
+        if fmt not in EXPORT_FORMATS:
+            raise StoreError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+        rdf_format = EXPORT_FORMATS[fmt]
+        if graph is not None:
+            return self._ox.dump(format=rdf_format, from_graph=ox.NamedNode(graph))
+        if rdf_format.supports_datasets:
+            return self._ox.dump(format=rdf_format)
+        merged = ox.Store()
+        merged.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()) for q in self._ox)
+        return merged.dump(format=rdf_format, from_graph=ox.DefaultGraph())
+
+    def flush(self) -> None:
+        if self.path:
+            self._ox.flush()
+
+
+def open_store(location: str | Path | None = None) -> Store:
+    """Open the store a user configured: a directory path (embedded), or None for memory."""
+    return Store(location)

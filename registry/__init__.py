@@ -1,0 +1,1 @@
+"""The faces of Arachne: the `arachne` CLI and the HTTP service (SPARQL endpoint, Things API, explorer)."""

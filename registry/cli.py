@@ -1,0 +1,306 @@
+"""The `arachne` command line: a thin face over the kg and ranker APIs."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from kg.errors import InputError
+from kg.store import Store, StoreError
+
+DEFAULT_STORE = "arachne-store"
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str) -> None:
+    """One line on stderr and a non-zero exit: how every user error ends."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(1)
+
+
+def user_errors(fn):
+    """Turn InputError/StoreError into one readable line instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            for field, message in exc.problems[1:]:
+                err.print(f"  also: {field}: {message}", highlight=False, soft_wrap=True)
+            fail(exc.one_line())
+        except StoreError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def open_store(ctx: click.Context) -> Store:
+    """The store named by --store / ARACHNE_STORE, opened once per command."""
+    obj = ctx.find_root().obj
+    if obj.get("opened") is None:
+        obj["opened"] = Store(obj["store"])
+    return obj["opened"]
+
+
+@click.group()
+@click.option(
+    "--store",
+    envvar="ARACHNE_STORE",
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="Store directory (embedded Oxigraph); ':memory:' for a throw-away store.",
+)
+@click.pass_context
+def cli(ctx: click.Context, store: str) -> None:
+    """Arachne: a knowledge-graph registry of TinyML models and IoT devices."""
+    ctx.ensure_object(dict)
+    ctx.obj["store"] = None if store == ":memory:" else store
+
+
+@cli.command()
+@click.pass_context
+@user_errors
+def init(ctx):
+    """Create the store (if needed) and load the ontology into it."""
+    from kg.loading import init_store
+
+    store = open_store(ctx)
+    init_store(store)
+    out.print(f"store ready at {ctx.obj['store'] or 'memory'} ({store.count()} quads)")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.pass_context
+@user_errors
+def load(ctx, files):
+    """Validate RDF files (Turtle, JSON-LD, N-Triples, ...) and load them, all or nothing."""
+    from kg.loading import load_files
+
+    report = load_files(open_store(ctx), list(files))
+    out.print(f"loaded {report.files} file(s), {report.triples} triples")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(files):
+    """Check RDF files against the shapes without loading them."""
+    from kg.loading import check_file
+
+    bad = 0
+    for path in files:
+        try:
+            check_file(path)
+            out.print(f"{path}: ok")
+        except InputError as exc:
+            bad += 1
+            for field, message in exc.problems:
+                err.print(f"{path}: {field}: {message}", highlight=False, soft_wrap=True)
+    if bad:
+        sys.exit(1)
+
+
+def print_results(results, fmt: str) -> None:
+    """Show SELECT results as a table (default) or csv/tsv/json on stdout."""
+    if fmt == "table":
+        table = Table(*results.vars, show_lines=False)
+        for row in results.rows:
+            table.add_row(*("" if t is None else str(t) for t in row))
+        out.print(table)
+        out.print(f"{len(results)} row(s)", style="dim")
+    else:
+        import csv
+        import json
+
+        if fmt == "json":
+            click.echo(json.dumps(results.dicts(), indent=2, default=str))
+            return
+        writer = csv.writer(sys.stdout, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer.writerow(results.vars)
+        for row in results.values():
+            writer.writerow(["" if v is None else v for v in row])
+
+
+@cli.command()
+@click.argument("sparql", required=False)
+@click.option("-f", "--file", "query_file", type=click.File("r"), help="Read the query from a file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json"]), default="table")
+@click.pass_context
+@user_errors
+def query(ctx, sparql, query_file, fmt):
+    """Run a SPARQL query over the registry."""
+    from rdflib import Graph
+
+    if bool(sparql) == bool(query_file):
+        fail("give a query or -f FILE (exactly one)")
+    text = query_file.read() if query_file else sparql
+    answer = open_store(ctx).query(text)
+    if isinstance(answer, bool):
+        click.echo("true" if answer else "false")
+    elif isinstance(answer, Graph):
+        click.echo(answer.serialize(format="turtle"))
+    else:
+        print_results(answer, fmt)
+
+
+@cli.command()
+@click.pass_context
+@user_errors
+def stats(ctx):
+    """Counts of models, devices, benchmarks, tasks and graphs in the store."""
+    from kg.loading import stats as compute
+
+    table = Table("what", "count")
+    for key, value in compute(open_store(ctx)).items():
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["turtle", "nquads", "trig", "jsonld", "ntriples"]), default="nquads")
+@click.option("--graph", help="Export one named graph only.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+@click.pass_context
+@user_errors
+def export(ctx, fmt, graph, output):
+    """Export the store (or one graph) as Turtle, N-Quads, TriG, JSON-LD or N-Triples."""
+    data = open_store(ctx).export(fmt, graph)
+    if output:
+        Path(output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+def budget_options(fn):
+    """The request budgets shared by feasibility and recommendation commands (canonical units)."""
+    for opt in reversed([
+        click.option("--max-latency-ms", type=float, help="Latency budget per inference (ms)."),
+        click.option("--max-energy-uj", type=float, help="Energy budget per inference (uJ)."),
+        click.option("--reserve-ram", type=int, default=0, show_default=True, help="RAM kept for the application (bytes)."),
+        click.option("--reserve-flash", type=int, default=0, show_default=True, help="Flash kept for the application (bytes)."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def make_request(device=None, task=None, modality=None, max_latency_ms=None, max_energy_uj=None,
+                 reserve_ram=0, reserve_flash=0):
+    from kg.feasibility import Request
+    from kg.ids import task_iri
+
+    if task and not task.startswith("http"):
+        task = task_iri(task)
+    return Request(device=device, task=task, modality=modality, max_latency_ms=max_latency_ms,
+                   max_energy_uj=max_energy_uj, reserved_ram_bytes=reserve_ram, reserved_flash_bytes=reserve_flash)
+
+
+def resolve(store, kind: str, ref: str) -> str:
+    """Accept an IRI or a short name ('arduino-nano-33-ble-sense') for a device or model."""
+    from kg import ids
+
+    if ref.startswith(("http://", "https://", "urn:")):
+        return ref
+    return getattr(ids, f"{kind}_iri")(ref)
+
+
+@cli.command()
+@click.option("--device", help="Device IRI or name: which models fit it?")
+@click.option("--model", help="Model IRI or name: which devices can run it?")
+@click.option("--task", help="Only models for this task (name or IRI).")
+@click.option("--modality", type=click.Choice(["audio", "image", "inertial", "timeseries", "environmental", "tabular"]))
+@budget_options
+@click.option("--why", is_flag=True, help="Also list the excluded candidates and the constraints they violate.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.pass_context
+@user_errors
+def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash, why, as_json):
+    """Feasible models for a device, or feasible devices for a model."""
+    import json
+
+    from kg import feasibility
+
+    if bool(device) == bool(model):
+        fail("give --device or --model (exactly one)")
+    store = open_store(ctx)
+    if device:
+        request = make_request(resolve(store, "device", device), task, modality, max_latency_ms, max_energy_uj,
+                               reserve_ram, reserve_flash)
+        ok, excluded = feasibility.feasible_models(store, request)
+        key = "model"
+    else:
+        request = make_request(None, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash)
+        ok, excluded = feasibility.feasible_devices(store, resolve(store, "model", model), request)
+        key = "device"
+    if as_json:
+        rows = [{"model": c.model, "device": c.device, "name": c.name, "feasible": c.feasible,
+                 "reasons": c.reasons, "warnings": c.warnings} for c in ok + (excluded if why else [])]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(key, "RAM need/have", "flash need/have", "notes", title=f"{len(ok)} feasible")
+    for c in ok:
+        f = c.facts
+        table.add_row(getattr(c, key) if key == "device" else (c.name or c.model),
+                      f"{feasibility.kib(f['needRam'])} / {feasibility.kib(f['ram'])}",
+                      f"{feasibility.kib(f['needFlash'])} / {feasibility.kib(f['flash'])}" if f["needFlash"] else "",
+                      "; ".join(c.warnings))
+    out.print(table)
+    if why and excluded:
+        table = Table(key, "why not", title=f"{len(excluded)} excluded")
+        for c in excluded:
+            table.add_row(getattr(c, key) if key == "device" else (c.name or c.model), "; ".join(c.reasons))
+        out.print(table)
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("device")
+@budget_options
+@click.pass_context
+@user_errors
+def check(ctx, model, device, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash):
+    """Validate one model-device pair with the SHACL feasibility shapes; list each violation."""
+    from kg.feasibility import check_pair_shacl
+
+    store = open_store(ctx)
+    request = make_request(None, None, None, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash)
+    problems = check_pair_shacl(store, resolve(store, "model", model), resolve(store, "device", device), request)
+    if not problems:
+        out.print("feasible: every constraint holds")
+        return
+    for p in problems:
+        err.print(f"violated: {p}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+@cli.command()
+@click.pass_context
+@user_errors
+def demo(ctx):
+    """Build the bundled demo registry, then show its stats and an example query."""
+    from kg.demo_registry import build
+    from kg.feasibility import named_query
+
+    store = open_store(ctx)
+    with out.status("building the demo registry"):
+        counts = build(store)
+    table = Table("what", "count", title="demo registry")
+    for key, value in counts.items():
+        table.add_row(key, str(value))
+    out.print(table)
+    out.print("[bold]example query[/]: runtimes and how many operators each supports")
+    print_results(store.select(named_query("examples/runtime_operators")), "table")
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()
