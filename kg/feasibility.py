@@ -183,7 +183,7 @@ CONSTRUCT { ?s ?p ?o } WHERE {
   { BIND(<{model}> AS ?s) ?s ?p ?o }
   UNION { BIND(<{device}> AS ?s) ?s ?p ?o }
   UNION { <{device}> ar:hasSensor ?s . ?s ?p ?o }
-  UNION { <{device}> ar:hasSensor/a ?s . ?s ar:providesModality ?o . BIND(ar:providesModality AS ?p) }
+  UNION { ?s ar:providesModality ?o . BIND(ar:providesModality AS ?p) }
   UNION { <{device}> ar:supportsRuntime ?s . ?s ?p ?o }
   UNION { ?s ar:ofModel <{model}> ; ar:onDevice <{device}> ; ?p ?o }
 }
@@ -214,3 +214,49 @@ def check_pair_shacl(store: Store, model: str, device: str, request: Request = R
         return []
     SH = Namespace("http://www.w3.org/ns/shacl#")
     return sorted(str(report.value(r, SH.resultMessage)) for r in report.subjects(RDF.type, SH.ValidationResult))
+
+
+def _sparql_list(values, iri: bool) -> str:
+    items = sorted(set(v for v in values if v is not None))
+    if not items:
+        return "<urn:arachne:none>" if iri else '"\u0000"'
+    return ", ".join(f"<{v}>" if iri else '"' + v.replace('"', '\\"') + '"' for v in items)
+
+
+def fast_feasible_models(store: Store, request: Request) -> set[str]:
+    """The feasible models of one device by the fast path (device profile inlined, see
+    kg/queries/feasible_models_for_device.rq), then corrected by this device's measurements
+    (measured RAM/flash replace the estimates; measured latency/energy meet the budgets).
+    Agrees with `check_pairs` (a test compares them on every pair of the demo registry)."""
+    rows = store.select(named_query("device_profile").replace("#DEVICE#", f"<{request.device}>")).dicts()
+    if not rows or rows[0]["ram"] is None or rows[0]["flash"] is None:
+        return set()
+    ram = rows[0]["ram"] - request.reserved_ram_bytes
+    flash = rows[0]["flash"] - request.reserved_flash_bytes
+    code: dict[str, int] = {}
+    for r in rows:
+        if r["format"]:
+            code[r["format"]] = min(code.get(r["format"], r["code"]), r["code"])
+    runtimes = {r["runtime"] for r in rows if r["runtime"]}
+    ops: set[str] = set()
+    if runtimes:
+        op_rows = store.select(
+            f"SELECT DISTINCT ?op WHERE {{ VALUES ?rt {{ {' '.join(f'<{r}>' for r in runtimes)} }} ?rt <{AR.supportsOperator}> ?op }}")
+        ops = set(op_rows.column("op"))
+    formats = " ".join(f"(<{f}> {c})" for f, c in code.items())
+    found: set[str] = set()
+    if formats:
+        sparql = (named_query("feasible_models_for_device")
+                  .replace("#FORMATS#", formats).replace("#RAM#", str(ram)).replace("#FLASH#", str(flash))
+                  .replace("#OPS#", _sparql_list(ops, iri=False))
+                  .replace("#SENSORS#", _sparql_list([r["sensor"] for r in rows], iri=True))
+                  .replace("#MODALITIES#", _sparql_list([r["modality"] for r in rows], iri=True)))
+        found = set(store.select(sparql).column("model"))
+    # Pairs this device has measurements for are decided by the full check, which uses them.
+    measured = store.select(f"SELECT DISTINCT ?m WHERE {{ ?b <{AR.onDevice}> <{request.device}> ; <{AR.ofModel}> ?m }}")
+    for model in measured.column("m"):
+        found.discard(model)
+        checks = check_pairs(store, model=model, device=request.device, request=request)
+        if checks and checks[0].feasible:
+            found.add(model)
+    return found

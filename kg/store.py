@@ -1,5 +1,6 @@
-"""The graph store. One interface, two backends: embedded Oxigraph (default) and,
-later, any SPARQL 1.1 endpoint. Callers only see `Store`.
+"""The graph store. One interface, two backends: embedded Oxigraph (`Store`, the
+default) and any SPARQL 1.1 endpoint (`kg.sparql_store.SparqlStore`). Callers get
+one from `open_store(location)` and only use the methods of `GraphStore`.
 
 Every description (a Thing, a model, a benchmark table) lives in its own named
 graph, so replacing or dropping it is one transaction. Queries see the union of
@@ -81,24 +82,61 @@ def _nt_block(graph: Graph) -> str:
     return graph.serialize(format="nt", encoding="utf-8").decode("utf-8")
 
 
-class Store:
-    """Embedded Oxigraph store, on disk at `path` or in memory when `path` is None."""
+# -- shared by both backends: both turn their answers into pyoxigraph objects first ----
+def answer_to_python(answer) -> Results | bool | Graph:
+    """A pyoxigraph answer (boolean, solutions, or an iterable of triples) as Results, bool or Graph."""
+    if isinstance(answer, ox.QueryBoolean):
+        return bool(answer)
+    if isinstance(answer, ox.QuerySolutions):
+        names = [v.value for v in answer.variables]
+        rows = [tuple(_to_rdflib(sol[i]) for i in range(len(names))) for sol in answer]
+        return Results(names, rows)
+    graph = Graph()
+    for t in answer:
+        graph.add((_to_rdflib(t.subject), _to_rdflib(t.predicate), _to_rdflib(t.object)))
+    return graph
 
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else None
-        try:
-            self._ox = ox.Store(str(self.path)) if self.path else ox.Store()
-        except OSError as exc:
-            raise StoreError(f"{path}: cannot open store: {exc}") from exc
+
+def serialize_answer(answer, fmt: str) -> tuple[str, bytes]:
+    """A pyoxigraph answer serialised in `fmt`: ('results', bytes) for SELECT/ASK, ('graph', bytes) otherwise."""
+    if isinstance(answer, (ox.QueryBoolean, ox.QuerySolutions)):
+        return "results", answer.serialize(format=RESULT_FORMATS.get(fmt, ox.QueryResultsFormat.JSON))
+    return "graph", ox.serialize(answer, format=GRAPH_FORMATS.get(fmt, ox.RdfFormat.TURTLE))
+
+
+def graph_from_ntriples(data: bytes) -> Graph:
+    """An rdflib Graph from N-Triples bytes (how every backend hands out one named graph)."""
+    return Graph().parse(data=data, format="nt")
+
+
+def export_dataset(dataset: ox.Store, fmt: str, graph: str | None = None) -> bytes:
+    """Serialise a pyoxigraph dataset (or one named graph of it) as one of EXPORT_FORMATS.
+
+    Formats without named graphs (turtle, ntriples) get the union of all graphs."""
+    if fmt not in EXPORT_FORMATS:
+        raise StoreError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+    rdf_format = EXPORT_FORMATS[fmt]
+    if graph is not None:
+        return dataset.dump(format=rdf_format, from_graph=ox.NamedNode(graph))
+    if rdf_format.supports_datasets:
+        return dataset.dump(format=rdf_format)
+    merged = ox.Store()
+    merged.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()) for q in dataset)
+    return merged.dump(format=rdf_format, from_graph=ox.DefaultGraph())
+
+
+class GraphStore:
+    """The store interface. Graph writes are built here as SPARQL Update text, so every
+    backend replaces graphs the same way; a backend supplies the rest."""
 
     # -- graphs -----------------------------------------------------------
     def put_graphs(self, graphs: Mapping[str, Graph]) -> None:
-        """Replace each named graph by the given triples, all in ONE transaction."""
+        """Replace each named graph by the given triples, all in ONE transaction (one update request)."""
         ops = []
         for name, graph in graphs.items():
             ops.append(f"DROP SILENT GRAPH <{name}>")
             if len(graph):
-                ops.append(f"INSERT DATA {{ GRAPH <{name}> {{\n{_nt_block(graph)}\n}} }}")
+                ops.append(self._insert_op(name, graph))
         if ops:
             self.update(" ;\n".join(ops))
 
@@ -109,7 +147,7 @@ class Store:
     def add_to_graph(self, name: str, graph: Graph) -> None:
         """Add triples to a named graph (creating it), in one transaction."""
         if len(graph):
-            self.update(f"INSERT DATA {{ GRAPH <{name}> {{\n{_nt_block(graph)}\n}} }}")
+            self.update(self._insert_op(name, graph))
 
     def drop_graphs(self, names: Iterable[str]) -> None:
         """Drop named graphs in one transaction; missing ones are ignored."""
@@ -120,6 +158,63 @@ class Store:
     def drop_graph(self, name: str) -> None:
         self.drop_graphs([name])
 
+    def _insert_op(self, name: str, graph: Graph) -> str:
+        """The update operation that adds `graph` to the named graph `name` (a backend may adapt it)."""
+        return f"INSERT DATA {{ GRAPH <{name}> {{\n{_nt_block(graph)}\n}} }}"
+
+    def select(self, sparql: str) -> Results:
+        answer = self.query(sparql)
+        if not isinstance(answer, Results):
+            raise StoreError("expected a SELECT query")
+        return answer
+
+    # -- what each backend implements ---------------------------------------
+    def load_ntriples(self, name: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def has_graph(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def graph_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def get_graph(self, name: str) -> Graph:
+        raise NotImplementedError
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def query(self, sparql: str) -> Results | bool | Graph:
+        raise NotImplementedError
+
+    def query_serialized(self, sparql: str, fmt: str) -> tuple[str, bytes]:
+        raise NotImplementedError
+
+    def update(self, sparql: str) -> None:
+        raise NotImplementedError
+
+    def export(self, fmt: str = "nquads", graph: str | None = None) -> bytes:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Make every write durable (a no-op where each request already is)."""
+
+
+class Store(GraphStore):
+    """Embedded Oxigraph store, on disk at `path` or in memory when `path` is None."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else None
+        try:
+            self._ox = ox.Store(str(self.path)) if self.path else ox.Store()
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot open store: {exc}") from exc
+
+    # -- graphs -----------------------------------------------------------
+    def load_ntriples(self, name: str, data: bytes) -> None:
+        """Bulk-load N-Triples into a named graph (large imports; not one transaction)."""
+        self._ox.bulk_load(data, format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(name))
+
     def has_graph(self, name: str) -> bool:
         return self._ox.contains_named_graph(ox.NamedNode(name))
 
@@ -128,8 +223,7 @@ class Store:
 
     def get_graph(self, name: str) -> Graph:
         """The triples of one named graph as an rdflib Graph."""
-        data = self._ox.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name))
-        return Graph().parse(data=data, format="nt")
+        return graph_from_ntriples(self._ox.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(name)))
 
     def count(self) -> int:
         """Number of quads in the store."""
@@ -149,28 +243,12 @@ class Store:
             return self._ox.query(sparql, use_default_graph_as_union=True)
         except SyntaxError as exc:
             raise StoreError(f"SPARQL syntax error: {exc}") from exc
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: evaluation failed (e.g. a SERVICE call)
             raise StoreError(f"query failed: {exc}") from exc
 
     def query(self, sparql: str) -> Results | bool | Graph:
         """Run a SPARQL query: SELECT -> Results, ASK -> bool, CONSTRUCT/DESCRIBE -> rdflib Graph."""
-        answer = self._run(sparql)
-        if isinstance(answer, ox.QueryBoolean):
-            return bool(answer)
-        if isinstance(answer, ox.QuerySolutions):
-            names = [v.value for v in answer.variables]
-            rows = [tuple(_to_rdflib(sol[i]) for i in range(len(names))) for sol in answer]
-            return Results(names, rows)
-        graph = Graph()
-        for t in answer:
-            graph.add((_to_rdflib(t.subject), _to_rdflib(t.predicate), _to_rdflib(t.object)))
-        return graph
-
-    def select(self, sparql: str) -> Results:
-        answer = self.query(sparql)
-        if not isinstance(answer, Results):
-            raise StoreError("expected a SELECT query")
-        return answer
+        return answer_to_python(self._run(sparql))
 
     def query_serialized(self, sparql: str, fmt: str) -> tuple[str, bytes]:
         """Run a query and serialise the answer natively (for the SPARQL endpoint).
@@ -178,10 +256,7 @@ class Store:
         `fmt` is a results format (json, xml, csv, tsv) for SELECT/ASK or a graph
         format (turtle, ntriples, jsonld, rdfxml) for CONSTRUCT/DESCRIBE; returns (kind, bytes)
         with kind 'results' or 'graph'."""
-        answer = self._run(sparql)
-        if isinstance(answer, (ox.QueryBoolean, ox.QuerySolutions)):
-            return "results", answer.serialize(format=RESULT_FORMATS.get(fmt, ox.QueryResultsFormat.JSON))
-        return "graph", answer.serialize(format=GRAPH_FORMATS.get(fmt, ox.RdfFormat.TURTLE))
+        return serialize_answer(self._run(sparql), fmt)
 
     def update(self, sparql: str) -> None:
         """Run a SPARQL 1.1 Update request; it is applied entirely or not at all."""
@@ -189,7 +264,7 @@ class Store:
             self._ox.update(sparql)
         except SyntaxError as exc:
             raise StoreError(f"SPARQL update syntax error: {exc}") from exc
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: an operation failed, e.g. DROP of a missing graph
             raise StoreError(f"update failed: {exc}") from exc
 
     # -- export -------------------------------------------------------------
@@ -197,22 +272,18 @@ class Store:
         """Serialise the store (or one named graph) as turtle, nquads, trig, jsonld or ntriples.
 
         Formats without named graphs (turtle, ntriples) get the union of all graphs."""
-        if fmt not in EXPORT_FORMATS:
-            raise StoreError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
-        rdf_format = EXPORT_FORMATS[fmt]
-        if graph is not None:
-            return self._ox.dump(format=rdf_format, from_graph=ox.NamedNode(graph))
-        if rdf_format.supports_datasets:
-            return self._ox.dump(format=rdf_format)
-        merged = ox.Store()
-        merged.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()) for q in self._ox)
-        return merged.dump(format=rdf_format, from_graph=ox.DefaultGraph())
+        return export_dataset(self._ox, fmt, graph)
 
     def flush(self) -> None:
         if self.path:
             self._ox.flush()
 
 
-def open_store(location: str | Path | None = None) -> Store:
-    """Open the store a user configured: a directory path (embedded), or None for memory."""
+def open_store(location: str | Path | None = None, **options) -> GraphStore:
+    """Open the store a user configured: an http(s):// URL (a SPARQL server, see
+    `SparqlStore.at`; `options` go to it), a directory path (embedded), or None for memory."""
+    if isinstance(location, str) and location.startswith(("http://", "https://")):
+        from kg.sparql_store import SparqlStore  # only when asked: it pulls in SPARQLWrapper
+
+        return SparqlStore.at(location, **options)
     return Store(location)

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+import kg.store
 from kg.errors import InputError
 from kg.store import Store, StoreError
 
@@ -45,7 +46,7 @@ def open_store(ctx: click.Context) -> Store:
     """The store named by --store / ARACHNE_STORE, opened once per command."""
     obj = ctx.find_root().obj
     if obj.get("opened") is None:
-        obj["opened"] = Store(obj["store"])
+        obj["opened"] = kg.store.open_store(obj["store"])
     return obj["opened"]
 
 
@@ -294,8 +295,25 @@ def demo(ctx):
     for key, value in counts.items():
         table.add_row(key, str(value))
     out.print(table)
-    out.print("[bold]example query[/]: runtimes and how many operators each supports")
-    print_results(store.select(named_query("examples/runtime_operators")), "table")
+    out.print("[bold]example query[/] (kg/queries/examples/best_measured_models.rq): most benchmarked models")
+    print_results(store.select(named_query("examples/best_measured_models")), "table")
+
+
+def _register_faces() -> None:
+    """Commands that live beside their subject (models, devices, the server)."""
+    import importlib
+
+    for name in ("registry.cli_models", "registry.cli_devices", "registry.cli_serve", "registry.cli_ranking"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(cli)
+
+
+_register_faces()
 
 
 def main() -> None:

@@ -1,0 +1,154 @@
+"""Feasibility at scale: a synthetic registry (sizes as arguments, distributions drawn from the
+demo data's real models and boards), the one-device query on the embedded store and on rdflib's
+in-memory engine, and all feasible pairs.
+
+    python benchmarks/feasibility.py --models 100000 --devices 1000
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+
+from rdflib import Graph
+
+from kg import feasibility
+from kg.ids import AR, device_iri, model_iri
+from kg.loading import RUNTIMES_FILE, init_store
+from kg.store import Store
+
+TFLM = "https://w3id.org/arachne/runtime/tflite-micro"
+# Real figures of the demo registry (the 23 TinyML models' arena/file bytes and operator sets,
+# the boards' RAM/flash/sensors); the generator resamples them with jitter.
+MODEL_SEEDS = [  # (arena bytes, file bytes, ops, modality)
+    (12864, 76752, ["CONV_2D", "FULLY_CONNECTED", "RESHAPE", "SOFTMAX"], "Audio"),
+    (24432, 47616, ["CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX"], "Audio"),
+    (115664, 252848, ["CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "RESHAPE", "SOFTMAX"], "Audio"),
+    (140144, 542400, ["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX"], "Image"),
+    (2300, 19000, ["FULLY_CONNECTED", "QUANTIZE", "DEQUANTIZE"], "Inertial"),
+    (8000, 18712, ["CONV_2D", "FULLY_CONNECTED", "RESHAPE", "SOFTMAX"], "Audio"),
+    (30000, 60000, ["CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED", "SOFTMAX", "MEAN"], "Inertial"),
+    (90000, 300000, ["CONV_2D", "DEPTHWISE_CONV_2D", "PAD", "RESIZE_NEAREST_NEIGHBOR", "SOFTMAX"], "Image"),
+    (4000, 12000, ["FULLY_CONNECTED", "RELU", "CUSTOM_OP"], "TimeSeries"),
+]
+BOARD_SEEDS = [  # (RAM bytes, flash bytes, sensors)
+    (262144, 1048576, ["Microphone", "Accelerometer", "Gyroscope", "Magnetometer", "Thermometer"]),
+    (196608, 2097152, ["Microphone", "Accelerometer"]),
+    (655360, 2097152, ["Camera", "Microphone"]),
+    (131072, 524288, ["Accelerometer", "Gyroscope"]),
+    (1048576, 2097152, ["Camera"]),
+    (25000, 1883000, ["Microphone", "Accelerometer", "Gyroscope"]),
+    (786432, 4194304, ["Camera", "Microphone", "Accelerometer"]),
+]
+
+
+def synthetic(models: int, devices: int, seed: int = 7) -> bytes:
+    """N-Triples of a registry of the given size."""
+    rng = random.Random(seed)
+    a = str(AR)
+    lines = []
+    for i in range(models):
+        arena, size, ops, modality = rng.choice(MODEL_SEEDS)
+        m = f"<{model_iri(f'synthetic-{i}')}>"
+        lines += [
+            f"{m} <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{a}PretrainedModel> .",
+            f"{m} <https://schema.org/name> \"synthetic-{i}\" .",
+            f"{m} <{a}hasFormat> <{a}TFLite> .",
+            f"{m} <{a}arenaBytes> \"{int(arena * rng.uniform(0.5, 2.0))}\"^^<http://www.w3.org/2001/XMLSchema#integer> .",
+            f"{m} <{a}modelBytes> \"{int(size * rng.uniform(0.5, 2.0))}\"^^<http://www.w3.org/2001/XMLSchema#integer> .",
+            f"{m} <{a}hasModality> <{a}{modality}> .",
+        ]
+        lines += [f"{m} <{a}usesOperator> \"{op}\" ." for op in ops]
+    for j in range(devices):
+        ram, flash, sensors = rng.choice(BOARD_SEEDS)
+        d = f"<{device_iri(f'synthetic-board-{j}')}>"
+        lines += [
+            f"{d} <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{a}Device> .",
+            f"{d} <{a}ramBytes> \"{int(ram * rng.choice([0.5, 1, 2]))}\"^^<http://www.w3.org/2001/XMLSchema#integer> .",
+            f"{d} <{a}flashBytes> \"{int(flash * rng.choice([0.5, 1, 2]))}\"^^<http://www.w3.org/2001/XMLSchema#integer> .",
+            f"{d} <{a}supportsRuntime> <{TFLM}> .",
+        ]
+        for k, s in enumerate(sensors):
+            node = f"<{device_iri(f'synthetic-board-{j}')}/sensor/{k}>"
+            lines += [f"{d} <{a}hasSensor> {node} .", f"{node} <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{a}{s}> ."]
+    return ("\n".join(lines) + "\n").encode()
+
+
+class RdflibStore(Store):
+    """The same queries on rdflib's in-memory SPARQL engine (the obvious alternative)."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def select(self, sparql):
+        from kg.store import Results
+
+        res = self.graph.query(sparql)
+        return Results([str(v) for v in res.vars], [tuple(row) for row in res])
+
+
+def percentile(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", type=int, default=100_000)
+    ap.add_argument("--devices", type=int, default=1_000)
+    ap.add_argument("--queries", type=int, default=30, help="device queries timed on the embedded store")
+    ap.add_argument("--rdflib-queries", type=int, default=3)
+    args = ap.parse_args()
+
+    t = time.perf_counter()
+    data = synthetic(args.models, args.devices)
+    store = Store()
+    init_store(store)
+    store.load_ntriples("https://w3id.org/arachne/graph/synthetic", data)
+    print(f"built {args.models} models x {args.devices} devices in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    print(f"models: {args.models}")
+    print(f"devices: {args.devices}")
+
+    rng = random.Random(1)
+    devices = [device_iri(f"synthetic-board-{rng.randrange(args.devices)}") for _ in range(args.queries)]
+    times, sizes = [], []
+    for d in devices:
+        t = time.perf_counter()
+        sizes.append(len(feasibility.fast_feasible_models(store, feasibility.Request(device=d))))
+        times.append((time.perf_counter() - t) * 1000)
+    p50 = statistics.median(times)
+    print(f"device_query_p50_ms: {p50:.1f} ms")
+    print(f"device_query_p95_ms: {percentile(times, 0.95):.1f} ms")
+    print(f"feasible_models_per_device_median: {statistics.median(sizes):.0f}")
+
+    t = time.perf_counter()
+    pairs = 0
+    for j in range(args.devices):
+        pairs += len(feasibility.fast_feasible_models(store, feasibility.Request(device=device_iri(f"synthetic-board-{j}"))))
+    print(f"all_pairs_s: {time.perf_counter() - t:.1f} s")
+    print(f"feasible_pairs: {pairs}")
+
+    t = time.perf_counter()
+    graph = Graph()
+    graph.parse(data=data, format="nt")
+    graph.parse(RUNTIMES_FILE, format="turtle")
+    from ontology import ontology_graph
+
+    graph += ontology_graph()
+    print(f"rdflib load {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    alt = RdflibStore(graph)
+    rtimes = []
+    for d in devices[: args.rdflib_queries]:
+        t = time.perf_counter()
+        got = feasibility.fast_feasible_models(alt, feasibility.Request(device=d))
+        rtimes.append((time.perf_counter() - t) * 1000)
+        assert got == feasibility.fast_feasible_models(store, feasibility.Request(device=d)), "engines disagree"
+    rp50 = statistics.median(rtimes)
+    print(f"rdflib_device_query_p50_ms: {rp50:.1f} ms")
+    print(f"speedup_vs_rdflib: {rp50 / p50:.1f} x")
+
+
+if __name__ == "__main__":
+    main()

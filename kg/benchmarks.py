@@ -1,0 +1,656 @@
+"""Measured benchmarks: importers for MLPerf Tiny results, the STM32 model zoo tables and
+our own CSV format, into ar:BenchmarkRecord graphs; and the board catalogue.
+
+Our CSV format (`--format csv`), one measurement per row, header required:
+    model        model name (minted with kg.ids.model_iri) or a model IRI     required
+    device       board canonical name (kg.ids.device_iri) or a device IRI     required
+    source       where the figure comes from                                 required
+    runtime      runtime family key, e.g. tflite-micro, st-edge-ai
+    runtime_version   the runtime as the source names it
+    latency_ms, energy_uj, ram_bytes, flash_bytes, accuracy_pct (0-100), quality_metric,
+    clock_mhz, date
+    model_title, family, task, dataset, format (tflite|onnx|keras),
+    quantization (int8|uint8|float32|float16|hybrid|other text)   describe the model node
+Empty cells mean "not measured". Units are the canonical ones (bytes, ms, uJ, MHz, %).
+
+Every table becomes ONE named graph (https://w3id.org/arachne/graph/benchmarks/<table>)
+holding its records and the minimal model nodes they refer to, so that re-importing a
+table replaces it in one transaction.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
+
+from kg.errors import InputError
+from kg.ids import AR, BASE, benchmark_iri, dataset_iri, device_iri, model_iri, runtime_iri, slug, task_iri
+
+SCHEMA = Namespace("https://schema.org/")
+GRAPH_BASE = BASE + "graph/benchmarks/"
+FORMATS = ("mlperf-tiny", "stm32-zoo", "csv")
+KIB = 1024
+
+CSV_COLUMNS = [
+    "model", "device", "runtime", "runtime_version", "latency_ms", "energy_uj", "ram_bytes", "flash_bytes",
+    "accuracy_pct", "quality_metric", "clock_mhz", "source", "date",
+    "model_title", "family", "task", "dataset", "format", "quantization",
+]
+REQUIRED = ("model", "device", "source")
+QUANT = {"int8": AR.Int8, "uint8": AR.UInt8, "float32": AR.Float32, "float16": AR.Float16, "hybrid": AR.Hybrid}
+FORMAT_TERMS = {"tflite": AR.TFLite, "onnx": AR.ONNX, "keras": AR.Keras}
+
+
+def graph_name(table: str) -> str:
+    """IRI of the named graph that holds one benchmark table."""
+    return GRAPH_BASE + slug(table)
+
+
+# ---------------------------------------------------------------------------
+# Runtimes
+# ---------------------------------------------------------------------------
+# (pattern, key, label): first match wins; order matters (TFLM before TFLite).
+_RUNTIMES = [
+    (r"tflite[- ]?micro|tensorflow lite (for )?micro|tflm|tflu", "tflite-micro", "TensorFlow Lite Micro"),
+    (r"x-cube-ai|cube\.?ai|stedge|st edge", "st-edge-ai", "STM32Cube.AI / ST Edge AI"),
+    (r"plumerai", "plumerai", "Plumerai Inference Engine"),
+    (r"microtvm|\btvm\b", "microtvm", "microTVM"),
+    (r"\bhale\b|bosch", "bosch-hale", "Bosch HALE"),
+    (r"syntiant", "syntiant-sdk", "Syntiant SDK"),
+    (r"\bonnc\b", "onnc", "ONNC"),
+    (r"qualcomm ai", "qualcomm-ai-stack", "Qualcomm AI Stack"),
+    (r"\bfinn\b", "finn", "FINN"),
+    (r"hls4ml", "hls4ml", "hls4ml"),
+    (r"fpgaconvnet", "fpgaconvnet", "fpgaConvNet"),
+    (r"csi-nn", "csi-nn2", "CSI-NN2"),
+    (r"gapflow|gap sdk", "gapflow", "GAPflow"),
+    (r"leip|latent", "latentai-leip", "Latent AI LEIP"),
+    (r"openvx", "openvx", "OpenVX"),
+    (r"tensorflow ?lite|tflite", "tflite", "TensorFlow Lite"),
+]
+
+
+def runtime_family(*texts: str) -> tuple[str, str] | None:
+    """(key, label) of the runtime named in the first text that names a known one."""
+    for text in texts:
+        if not text:
+            continue
+        low = text.lower()
+        for pattern, key, label in _RUNTIMES:
+            if re.search(pattern, low):
+                return key, label
+    return None
+
+
+def runtime_label(key: str) -> str:
+    for _, k, label in _RUNTIMES:
+        if k == key:
+            return label
+    return key
+
+
+# ---------------------------------------------------------------------------
+# Small parsing helpers
+# ---------------------------------------------------------------------------
+def _num(value: str | None) -> float | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value or value.upper() in ("NA", "N/A", "NONE", "NAN"):
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _kib_bytes(value: str | None) -> int | None:
+    x = _num(value)
+    return int(round(x * KIB)) if x is not None else None
+
+
+def _read_rows(path: Path, required: Iterable[str]) -> list[dict]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise InputError(str(path), "line 1", f"missing column(s) {', '.join(missing)}; expected a header with {', '.join(required)}")
+            return list(reader)
+    except FileNotFoundError as exc:
+        raise InputError(str(path), None, "file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except csv.Error as exc:
+        raise InputError(str(path), None, f"not a valid CSV file: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------
+# Result of an import
+# ---------------------------------------------------------------------------
+@dataclass
+class BenchmarkImport:
+    """Records (our CSV columns as dicts), model stubs, skipped rows and the named graphs."""
+
+    table: str
+    records: list[dict] = field(default_factory=list)
+    models: dict[str, dict] = field(default_factory=dict)  # model key -> facts
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (source line, reason)
+
+    @property
+    def graph_name(self) -> str:
+        return graph_name(self.table)
+
+    def graphs(self) -> dict[str, Graph]:
+        """{named graph IRI: graph} ready for Store.put_graphs."""
+        return {self.graph_name: records_graph(self.records, self.models, self.table)}
+
+
+# ---------------------------------------------------------------------------
+# MLPerf Tiny
+# ---------------------------------------------------------------------------
+_MLPERF_TASKS = {
+    "kws": ("keyword_spotting", "speech_commands_v2"),
+    "vww": ("visual_wake_words", "visual_wake_words"),
+    "ic": ("image_classification", "cifar10"),
+    "ad": ("anomaly_detection", "toyadmos_toycar"),
+    "sww": ("streaming_wakeword", "speech_commands_marvin"),
+}
+_MLPERF_REFERENCE = {  # task -> (key, title, family)
+    "kws": ("ds-cnn", "DS-CNN (MLPerf Tiny reference)", "ds-cnn"),
+    "vww": ("mobilenetv1-0.25-96", "MobileNetV1 0.25x 96x96 (MLPerf Tiny reference)", "mobilenetv1"),
+    "ic": ("resnet-8", "ResNet-8 (MLPerf Tiny reference)", "resnet"),
+    "ad": ("deep-autoencoder-fc", "Deep AutoEncoder FC (MLPerf Tiny reference)", "autoencoder"),
+    "sww": ("str-ww-ref", "Streaming wakeword reference str_ww_ref_model (MLPerf Tiny)", "str_ww_ref_model"),
+}
+
+
+def _mlperf_model(row: dict) -> dict:
+    """Model stub for one MLPerf result row: the task's reference model, its fp32/fp16
+    variants, or a submitter's own open-division model."""
+    task = row["task"]
+    text = row["model"]
+    task_name, dataset = _MLPERF_TASKS.get(task, (task, ""))
+    ref_key, ref_title, family = _MLPERF_REFERENCE.get(task, (slug(text), text, ""))
+    if "reference" in text:
+        key, title, fmt, quant = ref_key, ref_title, "tflite", "int8"
+        if "[fp32]" in text or row.get("variant", "").endswith("fp32"):
+            key, title, quant = ref_key + "-fp32", ref_title + " fp32", "float32"
+        elif "open-division variant" in text and "fp16" in row.get("quantization", "").lower():
+            key, title, quant, fmt = ref_key + "-fp16", ref_title + " fp16", "float16", ""
+    else:  # a submitter's own model, e.g. "RN07 (submitter model)"
+        name = text.split(" (")[0]
+        key, title, fmt, quant, family = f"{slug(name)}-{slug(row['submitter'])}", text, "", "", ""
+    return {
+        "key": f"mlperf-tiny-{task}-{key}", "title": title, "family": family, "task": task_name,
+        "dataset": dataset, "format": fmt, "quantization": quant,
+        "quality_metric": "auc" if task == "ad" else ("sww_detections" if task == "sww" else "top1_accuracy_pct"),
+    }
+
+
+def read_mlperf_tiny(results: str | Path, systems: str | Path | None = None) -> BenchmarkImport:
+    """Records from mlperf_tiny.csv; frameworks missing from a result row are taken from
+    the system description (mlperf_tiny_systems.csv beside it, when present)."""
+    results = Path(results)
+    rows = _read_rows(results, ("round", "submitter", "system_name", "board_canonical", "task", "model", "latency_ms"))
+    systems = Path(systems) if systems else results.with_name("mlperf_tiny_systems.csv")
+    sys_rows = {}
+    if systems.is_file():
+        for s in _read_rows(systems, ("round", "submitter", "system_name")):
+            sys_rows[(s["round"], s["submitter"], s["system_name"])] = s
+    out = BenchmarkImport(table="mlperf-tiny")
+    for line, row in enumerate(rows, start=2):
+        board = row["board_canonical"].strip()
+        if not board:
+            out.skipped.append((line, "no board_canonical"))
+            continue
+        latency = _num(row.get("latency_ms"))
+        energy = _num(row.get("energy_uj_per_inf"))
+        system = sys_rows.get((row["round"], row["submitter"], row["system_name"]), {})
+        rt = runtime_family(row.get("framework", ""), row.get("software_libraries", ""),
+                            system.get("framework", ""), system.get("software_libraries", ""),
+                            system.get("compiler", ""), row["system_name"], row["submitter"])
+        version = (row.get("framework") or system.get("framework") or row.get("software_libraries") or "").strip()
+        model = _mlperf_model(row)
+        out.models.setdefault(model["key"], model)
+        if row["task"] == "ad":
+            acc = _num(row.get("auc"))
+            acc = acc * 100 if acc is not None else None
+        elif row["task"] == "sww":
+            acc = None
+        else:
+            acc = _num(row.get("top1_accuracy_pct"))
+        if latency is None and energy is None and acc is None:
+            out.skipped.append((line, "no latency, energy or accuracy"))
+            continue
+        out.records.append({
+            "model": model["key"], "device": board,
+            "runtime": rt[0] if rt else "", "runtime_version": version[:200],
+            "latency_ms": latency, "energy_uj": energy, "ram_bytes": None, "flash_bytes": None,
+            "accuracy_pct": acc, "quality_metric": model["quality_metric"] if acc is not None else "",
+            "clock_mhz": _num(row.get("clock_mhz")),
+            "source": row.get("source_path") or f"mlcommons/tiny_results_v{row['round']}",
+            "date": f"MLPerf Tiny v{row['round']}",
+            "id": f"mlperf-tiny-v{row['round']}-{row['division']}-{row['submitter']}-{row['system_name']}-{row['task']}-{row.get('variant', '')}",
+        })
+    return out
+
+
+# ---------------------------------------------------------------------------
+# STM32 model zoo
+# ---------------------------------------------------------------------------
+_ST_QUANT = {"int8": "int8", "int8_per_tensor": "int8", "float": "float32", "hybrid": "hybrid", "w4a8": "w4a8"}
+_METRIC_ORDER = ["top1_accuracy_pct", "accuracy_pct", "clip_accuracy_pct", "ap_iou0.5_pct", "ap50_pct",
+                 "map_pct", "mean_iou_pct", "oks_pct", "rank1_pct", "rank5_pct"]
+
+
+def _model_format(model_file: str) -> str:
+    ext = model_file.rsplit(".", 1)[-1].lower() if "." in model_file else ""
+    return {"tflite": "tflite", "onnx": "onnx", "h5": "keras", "keras": "keras"}.get(ext, "")
+
+
+def _pick_accuracy(candidates: list[dict], resolution: str) -> dict | None:
+    if not candidates:
+        return None
+    same_res = [a for a in candidates if a.get("resolution") == resolution] or candidates
+    with_pct = [a for a in same_res if a.get("metric_std", "").endswith("_pct")] or same_res
+    return sorted(with_pct, key=lambda a: _METRIC_ORDER.index(a["metric_std"]) if a.get("metric_std") in _METRIC_ORDER else 99)[0]
+
+
+def read_stm32_zoo(footprints: str | Path, accuracy: str | Path | None | bool = None) -> BenchmarkImport:
+    """Records from stm32_footprints.csv joined with stm32_accuracy.csv (beside it, when
+    present; `accuracy=False` skips it) on (zoo_release, model_key, format).
+    RAM and flash are converted KiB -> bytes."""
+    footprints = Path(footprints)
+    rows = _read_rows(footprints, ("zoo_release", "model_key", "format", "board_canonical", "inference_ms"))
+    acc_index: dict[tuple, list[dict]] = defaultdict(list)
+    if accuracy is not False:
+        accuracy = Path(accuracy) if accuracy else footprints.with_name("stm32_accuracy.csv")
+    if accuracy is not False and accuracy.is_file():
+        for a in _read_rows(accuracy, ("zoo_release", "model_key", "format", "value")):
+            acc_index[(a["zoo_release"], a["model_key"], a["format"])].append(a)
+    out = BenchmarkImport(table="stm32-zoo")
+    for line, row in enumerate(rows, start=2):
+        board = row["board_canonical"].strip()
+        if not board:
+            out.skipped.append((line, "no board_canonical"))
+            continue
+        acc_row = _pick_accuracy(acc_index.get((row["zoo_release"], row["model_key"], row["format"]), []), row.get("resolution", ""))
+        quant = _ST_QUANT.get(row["format"], row["format"])
+        key = f"stm32-zoo-{row['model_key']}-{row['format']}"
+        model = out.models.setdefault(key, {
+            "key": key, "title": f"{row['model_id']} ({row['format']}, {row['dataset']})",
+            "family": row.get("family", ""), "task": row.get("task", ""), "dataset": row.get("dataset", ""),
+            "format": _model_format(row.get("model_file", "")), "quantization": quant,
+            "quality_metric": "", "metric_value": None,
+        })
+        acc = None
+        metric = ""
+        if acc_row is not None:
+            metric = acc_row["metric_std"]
+            value = _num(acc_row["value"])
+            if value is not None and metric.endswith("_pct") and 0 <= value <= 100:
+                acc = value
+            if not model["quality_metric"] and value is not None:
+                model["quality_metric"], model["metric_value"] = metric, value
+        kind = row.get("table_kind", "")
+        if kind == "mpu":
+            rt = runtime_family(row.get("mpu_framework", ""))
+            version = row.get("mpu_framework", "")
+        else:
+            rt = ("st-edge-ai", "")
+            version = (f"STM32Cube.AI {row['stm32cube_ai_version']}" if row.get("stm32cube_ai_version")
+                       else f"ST Edge AI Core {row['stedgeai_core_version']}" if row.get("stedgeai_core_version") else "")
+        ram = _kib_bytes(row.get("total_ram_kib")) or _kib_bytes(row.get("ram_total_kib_derived"))
+        flash = _kib_bytes(row.get("total_flash_kib")) or _kib_bytes(row.get("flash_total_kib_derived"))
+        out.records.append({
+            "model": key, "device": board, "runtime": rt[0] if rt else "", "runtime_version": version,
+            "latency_ms": _num(row.get("inference_ms")), "energy_uj": None,
+            "ram_bytes": ram, "flash_bytes": flash, "accuracy_pct": acc, "quality_metric": metric if acc is not None else "",
+            "clock_mhz": _num(row.get("frequency_mhz")), "source": row.get("source_path") or "STMicroelectronics/stm32ai-modelzoo",
+            "date": f"STM32 model zoo {row['zoo_release']}",
+            "id": f"stm32-zoo-{row['zoo_release']}-{row['model_key']}-{row['format']}-{board}-{row.get('board_config', '')}-{row.get('execution_engine', '')}-{line}",
+        })
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Our CSV
+# ---------------------------------------------------------------------------
+def read_csv_records(path: str | Path, table: str | None = None) -> BenchmarkImport:
+    """Records from a CSV in our own format (see the module docstring)."""
+    path = Path(path)
+    rows = _read_rows(path, REQUIRED)
+    # mlperf_tiny.csv -> graph .../benchmarks/mlperf-tiny, the same graph a direct import fills
+    out = BenchmarkImport(table=table or path.stem.replace("_", "-"))
+    problems = []
+    for line, row in enumerate(rows, start=2):
+        rec: dict = {}
+        for col in ("model", "device", "source"):
+            if not (row.get(col) or "").strip():
+                problems.append((f"line {line}, column {col}", "required value is empty"))
+        for col in ("latency_ms", "energy_uj", "accuracy_pct", "clock_mhz", "ram_bytes", "flash_bytes"):
+            raw = (row.get(col) or "").strip()
+            value = _num(raw)
+            if raw and value is None:
+                problems.append((f"line {line}, column {col}", f"expected a number, found {raw!r}"))
+            elif value is not None and value < 0:
+                problems.append((f"line {line}, column {col}", f"expected a non-negative number, found {raw}"))
+            elif col == "accuracy_pct" and value is not None and value > 100:
+                problems.append((f"line {line}, column {col}", f"accuracy is a percentage 0-100, found {raw}"))
+            rec[col] = int(value) if value is not None and col.endswith("_bytes") else value
+        for col in CSV_COLUMNS:
+            if col not in rec:
+                rec[col] = (row.get(col) or "").strip()
+        rec["id"] = f"{out.table}-{line}-{rec['model']}-{rec['device']}"
+        out.records.append(rec)
+        if rec["model"] and not rec["model"].startswith("http"):
+            m = out.models.setdefault(rec["model"], {
+                "key": rec["model"], "title": rec.get("model_title") or "", "family": rec.get("family", ""),
+                "task": rec.get("task", ""), "dataset": rec.get("dataset", ""), "format": rec.get("format", ""),
+                "quantization": rec.get("quantization", ""), "quality_metric": "",
+            })
+            if not m["quality_metric"] and rec.get("quality_metric"):
+                m["quality_metric"] = rec["quality_metric"]
+    if problems:
+        raise InputError(str(path), problems[0][0], problems[0][1] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""), problems)
+    return out
+
+
+def write_csv(records: Iterable[dict], path: str | Path, models: dict[str, dict] | None = None) -> int:
+    """Write records in our CSV format (model columns filled from `models`); returns the row count."""
+    models = models or {}
+    n = 0
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for rec in records:
+            row = {k: ("" if rec.get(k) is None else rec.get(k)) for k in CSV_COLUMNS}
+            m = models.get(rec["model"], {})
+            row["model_title"] = row["model_title"] or m.get("title", "")
+            for k in ("family", "task", "dataset", "format", "quantization"):
+                row[k] = row[k] or m.get(k, "")
+            w.writerow(row)
+            n += 1
+    return n
+
+
+def import_benchmarks(path: str | Path, fmt: str, **options) -> BenchmarkImport:
+    """Read one benchmark table: fmt is 'mlperf-tiny', 'stm32-zoo' or 'csv'."""
+    if fmt == "mlperf-tiny":
+        return read_mlperf_tiny(path, options.get("systems"))
+    if fmt == "stm32-zoo":
+        return read_stm32_zoo(path, options.get("accuracy"))
+    if fmt == "csv":
+        return read_csv_records(path, options.get("table"))
+    raise InputError(str(path), "--format", f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+# ---------------------------------------------------------------------------
+# RDF
+# ---------------------------------------------------------------------------
+def _iri(value: str, mint) -> URIRef:
+    return URIRef(value) if value.startswith(("http://", "https://")) else URIRef(mint(value))
+
+
+def records_graph(records: list[dict], models: dict[str, dict], table: str) -> Graph:
+    """The RDF of one benchmark table: records, the model stubs, and the runtimes they name."""
+    g = Graph()
+    g.bind("ar", AR)
+    g.bind("schema", SCHEMA)
+    for key, m in models.items():
+        node = _iri(key, model_iri)
+        g.add((node, RDF.type, AR.PretrainedModel))
+        g.add((node, SCHEMA.name, Literal(m.get("title") or key)))
+        if m.get("family"):
+            g.add((node, AR.family, Literal(m["family"])))
+        if m.get("task"):
+            t = URIRef(task_iri(m["task"]))
+            g.add((node, AR.performsTask, t))
+            g.add((t, RDF.type, AR.Task))
+            g.add((t, SCHEMA.name, Literal(m["task"])))
+        if m.get("dataset"):
+            d = URIRef(dataset_iri(m["dataset"]))
+            g.add((node, AR.trainedOn, d))
+            g.add((d, RDF.type, AR.Dataset))
+            g.add((d, SCHEMA.name, Literal(m["dataset"])))
+        if m.get("format") in FORMAT_TERMS:
+            g.add((node, AR.hasFormat, FORMAT_TERMS[m["format"]]))
+        if m.get("quantization") in QUANT:
+            q = QUANT[m["quantization"]]
+            g.add((node, AR.hasQuantization, q))
+            g.add((q, RDF.type, AR.Quantization))
+        if m.get("quality_metric"):
+            g.add((node, AR.qualityMetric, Literal(m["quality_metric"])))
+        if m.get("metric_value") is not None and m.get("quality_metric"):
+            metric = URIRef(str(node) + "#metric")
+            g.add((node, AR.hasMetric, metric))
+            g.add((metric, RDF.type, AR.Metric))
+            g.add((metric, AR.metricName, Literal(m["quality_metric"])))
+            g.add((metric, AR.metricValue, Literal(float(m["metric_value"]), datatype=XSD.double)))
+            if m.get("dataset"):
+                g.add((metric, AR.onDataset, URIRef(dataset_iri(m["dataset"]))))
+    seen_ids: Counter = Counter()
+    for rec in records:
+        rid = slug(rec.get("id") or f"{table}-{rec['model']}-{rec['device']}")
+        seen_ids[rid] += 1
+        if seen_ids[rid] > 1:
+            rid = f"{rid}-{seen_ids[rid]}"
+        node = URIRef(benchmark_iri(rid))
+        g.add((node, RDF.type, AR.BenchmarkRecord))
+        g.add((node, AR.ofModel, _iri(rec["model"], model_iri)))
+        g.add((node, AR.onDevice, _iri(rec["device"], device_iri)))
+        if rec.get("runtime"):
+            rt = _iri(rec["runtime"], runtime_iri)
+            g.add((node, AR.withRuntime, rt))
+            g.add((rt, RDF.type, AR.Runtime))
+            g.add((rt, RDFS.label, Literal(runtime_label(rec["runtime"]))))
+        if rec.get("runtime_version"):
+            g.add((node, AR.runtimeVersion, Literal(rec["runtime_version"])))
+        for col, prop in (("latency_ms", AR.latencyMs), ("energy_uj", AR.energyUJ)):
+            if rec.get(col) not in (None, "") and float(rec[col]) > 0:
+                g.add((node, prop, Literal(float(rec[col]), datatype=XSD.double)))
+        for col, prop in (("ram_bytes", AR.measuredRamBytes), ("flash_bytes", AR.measuredFlashBytes)):
+            if rec.get(col) not in (None, ""):
+                g.add((node, prop, Literal(int(rec[col]), datatype=XSD.integer)))
+        if rec.get("accuracy_pct") not in (None, ""):
+            g.add((node, AR.accuracyPct, Literal(float(rec["accuracy_pct"]), datatype=XSD.double)))
+            if rec.get("quality_metric"):
+                g.add((node, AR.qualityMetric, Literal(rec["quality_metric"])))
+        if rec.get("clock_mhz") not in (None, ""):
+            g.add((node, AR.atClockMHz, Literal(float(rec["clock_mhz"]), datatype=XSD.double)))
+        g.add((node, AR.source, Literal(rec.get("source") or table)))
+        if rec.get("date"):
+            g.add((node, AR.date, Literal(rec["date"])))
+    return g
+
+
+# ---------------------------------------------------------------------------
+# Board catalogue
+# ---------------------------------------------------------------------------
+# Cores with a hardware FPU. Cortex-M0/M0+/M3 have none; Cortex-M4 has one only as
+# "M4F" (the text must say FPU/M4F); M7, M33, M55, M85 are taken to have one (all the
+# M33 boards here do; it is optional in the architecture); A-class cores have one.
+_FPU_CORES = {"cortex-m4f", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85",
+              "cortex-a7", "cortex-a9", "cortex-a35", "cortex-a53", "cortex-a72", "renesas rxv2", "renesas rh850",
+              "qualcomm kryo/oryon"}
+_NO_FPU_CORES = {"cortex-m0", "cortex-m0+", "cortex-m3", "cortex-m23", "hifi3+m0 (syntiant)"}
+
+
+def has_fpu(core: str, processor_text: str = "") -> bool | None:
+    """Whether the core has a hardware FPU (None when the text does not tell)."""
+    c = (core or "").lower().strip()
+    text = (processor_text or "").lower()
+    if c == "cortex-m4":
+        return True if ("fpu" in text or "m4f" in text) else None
+    if c in _FPU_CORES:
+        return True
+    if c in _NO_FPU_CORES:
+        return False
+    if c.startswith("risc-v") or c == "risc-v":
+        if "fpu" in text or re.search(r"\brv(32|64)[a-z]*[fdg]", text) or re.search(r"d25f|\b64gc", text):
+            return True
+        return None
+    return None
+
+
+def _core_name(core: str, processor: str) -> str:
+    core = (core or "").strip()
+    if core == "Cortex-M4" and has_fpu(core, processor):
+        return "Cortex-M4F"
+    return core
+
+
+# Boards the tables do not describe (the TinyML boards of Ren et al.) or describe only in
+# part (STM32 zoo boards): specifications from the vendors' product pages and datasheets.
+KNOWN_BOARDS: dict[str, dict] = {
+    "Arduino-Nano-33-BLE-Sense": dict(
+        name="Arduino Nano 33 BLE Sense", soc="nRF52840", core="Cortex-M4F", clock_mhz=64.0,
+        ram_bytes=256 * KIB, flash_bytes=1024 * KIB, fpu=True, accelerator="",
+        frameworks=["tflite-micro"],
+        sensors=["Microphone", "Accelerometer", "Gyroscope", "Magnetometer", "Thermometer", "HumiditySensor",
+                 "PressureSensor", "LightSensor"]),
+    "Arduino-Nano-33-BLE-Sense-TinyML-Kit": dict(
+        name="Arduino Tiny Machine Learning Kit (Nano 33 BLE Sense + OV7675 camera)", soc="nRF52840",
+        core="Cortex-M4F", clock_mhz=64.0, ram_bytes=256 * KIB, flash_bytes=1024 * KIB, fpu=True, accelerator="",
+        frameworks=["tflite-micro"],
+        sensors=["Microphone", "Accelerometer", "Gyroscope", "Magnetometer", "Thermometer", "HumiditySensor",
+                 "PressureSensor", "LightSensor", "Camera"],
+        app_free_ram_bytes=187 * 1000, app_free_flash_bytes=785 * 1000),
+    "Adafruit-PyBadge": dict(
+        name="Adafruit PyBadge", soc="ATSAMD51J19", core="Cortex-M4F", clock_mhz=120.0,
+        ram_bytes=192 * KIB, flash_bytes=512 * KIB, fpu=True, accelerator="", frameworks=["tflite-micro"],
+        sensors=["Accelerometer", "LightSensor"], app_free_ram_bytes=109 * 1000, app_free_flash_bytes=385 * 1000),
+    "Adafruit-TFLite-Micro-Kit": dict(
+        name="Adafruit TensorFlow Lite for Microcontrollers Kit (EdgeBadge)", soc="ATSAMD51J19", core="Cortex-M4F",
+        clock_mhz=120.0, ram_bytes=192 * KIB, flash_bytes=512 * KIB, fpu=True, accelerator="",
+        frameworks=["tflite-micro"], sensors=["Accelerometer", "Microphone", "LightSensor"],
+        app_free_ram_bytes=96 * 1000, app_free_flash_bytes=245 * 1000),
+    "Syntiant-TinyML": dict(
+        name="Syntiant TinyML Board", soc="ATSAMD21G18 + NDP101", core="Cortex-M0+", clock_mhz=48.0,
+        ram_bytes=32 * KIB, flash_bytes=256 * KIB, fpu=False, accelerator="Syntiant NDP101",
+        frameworks=["syntiant-sdk"], sensors=["Microphone", "Accelerometer", "Gyroscope"],
+        app_free_ram_bytes=25 * 1000, app_free_flash_bytes=1883 * 1000),
+    "B-U585I-IOT02A": dict(
+        name="B-U585I-IOT02A Discovery kit", soc="STM32U585AI", core="Cortex-M33", clock_mhz=160.0,
+        ram_bytes=768 * KIB, flash_bytes=2048 * KIB, fpu=True, accelerator="",
+        sensors=["Microphone", "Accelerometer", "Gyroscope", "Magnetometer", "Thermometer", "HumiditySensor",
+                 "PressureSensor", "LightSensor"]),
+    "NUCLEO-F401RE": dict(
+        name="NUCLEO-F401RE", soc="STM32F401RE", core="Cortex-M4F", clock_mhz=84.0,
+        ram_bytes=96 * KIB, flash_bytes=512 * KIB, fpu=True, accelerator=""),
+    "NUCLEO-U3C5ZI-Q": dict(
+        name="NUCLEO-U3C5ZI-Q", soc="STM32U3C5ZI", core="Cortex-M33", clock_mhz=96.0,
+        ram_bytes=640 * KIB, flash_bytes=2048 * KIB, fpu=True, accelerator="HSP (signal-processing co-processor)"),
+    "STM32F769I-DISCO": dict(
+        name="STM32F769I-DISCO", soc="STM32F769NI", core="Cortex-M7", clock_mhz=216.0,
+        ram_bytes=512 * KIB, flash_bytes=2048 * KIB, fpu=True, accelerator="", sensors=["Microphone"]),
+    "STM32H747I-DISCO": dict(
+        name="STM32H747I-DISCO", soc="STM32H747XI", core="Cortex-M7", clock_mhz=480.0,
+        ram_bytes=1024 * KIB, flash_bytes=2048 * KIB, fpu=True, accelerator="", sensors=["Microphone"]),
+    "STM32MP135F-DK": dict(
+        name="STM32MP135F-DK", soc="STM32MP135F", core="Cortex-A7", clock_mhz=1000.0,
+        ram_bytes=512 * KIB * KIB, flash_bytes=None, fpu=True, accelerator=""),
+    "STM32MP157F-DK2": dict(
+        name="STM32MP157F-DK2", soc="STM32MP157F", core="Cortex-A7", clock_mhz=800.0,
+        ram_bytes=512 * KIB * KIB, flash_bytes=None, fpu=True, accelerator="GPU (Vivante)"),
+    "STM32MP257F-DK": dict(
+        name="STM32MP257F-DK", soc="STM32MP257F", core="Cortex-A35", clock_mhz=1500.0,
+        ram_bytes=4 * KIB ** 3, flash_bytes=None, fpu=True, accelerator="NPU (1.35 TOPS) + GPU"),
+    "STM32MP257F-EV1": dict(
+        name="STM32MP257F-EV1", soc="STM32MP257F", core="Cortex-A35", clock_mhz=1500.0,
+        ram_bytes=4 * KIB ** 3, flash_bytes=None, fpu=True, accelerator="NPU (1.35 TOPS) + GPU"),
+    "STM32N6570-DK": dict(
+        name="STM32N6570-DK", soc="STM32N657X0", core="Cortex-M55", clock_mhz=800.0,
+        ram_bytes=4200 * KIB, flash_bytes=128 * KIB * KIB, fpu=True, accelerator="Neural-ART NPU",
+        sensors=["Camera"]),
+}
+
+CATALOGUE_COLUMNS = ["board_canonical", "name", "soc", "core", "clock_mhz", "ram_bytes", "flash_bytes", "fpu",
+                     "accelerator", "frameworks", "sensors", "app_free_ram_bytes", "app_free_flash_bytes", "source"]
+
+
+def _most_common(values: Iterable) -> str:
+    c = Counter(v for v in values if v not in (None, ""))
+    return c.most_common(1)[0][0] if c else ""
+
+
+def board_catalogue(mlperf_systems: str | Path | None = None, stm32_footprints: str | Path | None = None,
+                    mlperf_results: str | Path | None = None, include_known: bool = True) -> list[dict]:
+    """One dict per board_canonical (keys: CATALOGUE_COLUMNS; frameworks and sensors are
+    lists of runtime keys / ar: sensor class names; sizes in bytes; clock in MHz).
+
+    From the MLPerf Tiny system descriptions (and results, for the runtimes used), the
+    STM32 zoo footprints (boards and runtimes), and KNOWN_BOARDS, which fills what the
+    tables lack. The clock is the highest the sources give; RAM / flash the most common
+    capacity the system descriptions state (KiB -> bytes)."""
+    boards: dict[str, dict] = {}
+
+    def entry(key: str) -> dict:
+        return boards.setdefault(key, {"board_canonical": key, "frameworks": set(), "sensors": [], "source": set()})
+
+    if mlperf_systems:
+        by_board: dict[str, list[dict]] = defaultdict(list)
+        for s in _read_rows(Path(mlperf_systems), ("board_canonical", "cpu_core", "clock_mhz", "ram_kib", "flash_kib")):
+            if s["board_canonical"].strip():
+                by_board[s["board_canonical"].strip()].append(s)
+        for key, rows in by_board.items():
+            e = entry(key)
+            core = _most_common(r["cpu_core"] for r in rows)
+            processor = " ".join(r.get("processor", "") for r in rows)
+            clocks = [_num(r["clock_mhz"]) for r in rows if _num(r["clock_mhz"])]
+            e.update(name=_most_common(r["board"] for r in rows), soc=_most_common(r.get("soc") for r in rows),
+                     core=_core_name(core, processor), clock_mhz=max(clocks) if clocks else None,
+                     ram_bytes=_kib_bytes(_most_common(r["ram_kib"] for r in rows)),
+                     flash_bytes=_kib_bytes(_most_common(r["flash_kib"] for r in rows)),
+                     fpu=has_fpu(core, processor), accelerator=_most_common(r.get("accelerator") for r in rows))
+            for r in rows:
+                rt = runtime_family(r.get("framework", ""), r.get("software_libraries", ""), r.get("compiler", ""))
+                if rt:
+                    e["frameworks"].add(rt[0])
+            e["source"].add("MLPerf Tiny system descriptions")
+    if mlperf_results:
+        for rec in read_mlperf_tiny(mlperf_results, mlperf_systems).records:
+            if rec["runtime"]:
+                entry(rec["device"])["frameworks"].add(rec["runtime"])
+    if stm32_footprints:
+        for rec in read_stm32_zoo(stm32_footprints, accuracy=False).records:
+            e = entry(rec["device"])
+            if rec["runtime"]:
+                e["frameworks"].add(rec["runtime"])
+            if rec.get("clock_mhz") and (e.get("clock_mhz") or 0) < rec["clock_mhz"]:
+                e["clock_mhz"] = rec["clock_mhz"]
+            e["source"].add("STM32 model zoo")
+    if include_known:
+        for key, known in KNOWN_BOARDS.items():
+            if key not in boards and (mlperf_systems or stm32_footprints) and key.startswith(("B-", "NUCLEO", "STM32")):
+                continue  # an STM32 board the given tables do not use
+            e = entry(key)
+            for k, v in known.items():
+                if k == "frameworks":
+                    e["frameworks"].update(v)
+                elif k == "clock_mhz":
+                    e[k] = max(v, e.get(k) or 0) if v else e.get(k)
+                elif k == "name" or e.get(k) in (None, "", []):
+                    e[k] = v  # the vendor's product name reads better than a table's spelling
+            e["source"].add("vendor specifications")
+    out = []
+    for key in sorted(boards):
+        e = boards[key]
+        row = {c: e.get(c) for c in CATALOGUE_COLUMNS}
+        row["name"] = row["name"] or key
+        row["frameworks"] = sorted(e["frameworks"])
+        row["sensors"] = list(e.get("sensors") or [])
+        row["source"] = "; ".join(sorted(e["source"]))
+        row["accelerator"] = row["accelerator"] or ""
+        row["soc"] = row["soc"] or ""
+        out.append(row)
+    return out

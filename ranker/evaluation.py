@@ -1,0 +1,769 @@
+"""Offline evaluation of every ranker on the real data in ``../shared/data``.
+
+Run ``python -m ranker.evaluation [DATA_DIR]`` (or benchmarks/ranking_quality.py):
+one ``name: value`` line per figure on stdout, progress on stderr.  The
+shipped product never calls this module; it reads the benchmark CSVs only here.
+
+Protocols (all seeded, nothing tuned on a held-out split):
+
+* ptm-ranking: weighted tau (ground truth first, scipy ``rank=None`` convention)
+  per target dataset, mean over the 8 classification datasets.  The learned
+  ranker is trained leave-one-dataset-out on the other datasets plus the 96
+  Model Spider training tasks and the two regression datasets, from model
+  metadata only.
+* MLPerf Tiny: latency regression, leave-one-board-out over ``board_canonical``.
+* STM32 model zoo: per (task, dataset, metric, board) group with >= 3
+  candidates, ground truth = Copeland over true accuracy, latency and RAM;
+  leave-one-board-out, the held-out board's latency/RAM are predicted.
+* digits: a small zoo trained here; estimator scores vs. real fine-tuned accuracy.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .aggregation import copeland
+from .hardware import LatencyModel, MeasurementModel, core_family
+from .metrics import ndcg_at_k, spearman, top1_regret, weighted_tau
+from .spider import FusionRanker, RankingTask, SpiderConfig, SpiderRanker, _torch_threads
+from .transferability import leep, logme, nce, shrinkage_h_score
+
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+PTM_DATASETS = ("Aircraft", "Caltech101", "Cars", "CIFAR10", "CIFAR100", "DTD", "Pet", "SUN397")
+_PUBLISHED_NAME = {"Pet": "Pets"}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def default_data_dir() -> Path:
+    """$ARACHNE_SHARED_DATA, else ../shared/data beside the project root."""
+    env = os.environ.get("ARACHNE_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _f(x) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v if math.isfinite(v) else float("nan")
+
+
+def _nanmean(xs: Iterable[float]) -> float:
+    a = np.array([x for x in xs if x is not None and np.isfinite(x)], dtype=float)
+    return float(a.mean()) if a.size else float("nan")
+
+
+# ---------------------------------------------------------------------------
+# ptm-ranking: the Model Spider single-source table
+# ---------------------------------------------------------------------------
+@dataclass
+class PtmTable:
+    models: list[str]
+    spec: dict[str, dict[str, float]]
+    acc: dict[str, np.ndarray]               # dataset -> (M,) fine-tuned score, higher better
+    train_ranks: dict[str, np.ndarray]       # Model Spider training task -> (M,) rank, higher better
+    baselines: dict[str, dict[str, np.ndarray]]
+    published: dict[str, dict[str, float]]
+
+
+def load_ptm(data_dir: Path) -> PtmTable:
+    d = Path(data_dir) / "ptm-ranking"
+    specs = read_csv(d / "model_specs_single_source.csv")
+    models = [r["model"] for r in specs]
+    spec = {r["model"]: {k: _f(v) for k, v in r.items() if k not in ("model", "source")} for r in specs}
+    idx = {m: i for i, m in enumerate(models)}
+
+    def table(rows, key, col, val):
+        out: dict[str, np.ndarray] = {}
+        for r in rows:
+            out.setdefault(r[key], np.full(len(models), np.nan))[idx[r[col]]] = _f(r[val])
+        return out
+
+    acc = table(read_csv(d / "finetune_single_source.csv"), "dataset", "model", "finetune_acc")
+    ranks = table(read_csv(d / "train_tasks_single_source_ftrank.csv"), "task", "model", "ft_rank")
+    base_rows = read_csv(d / "baseline_scores.csv")
+    methods = [c for c in base_rows[0] if c not in ("Dataset", "Model")]
+    baselines = {m: table(base_rows, "Dataset", "Model", m) for m in methods}
+    published = {r["method"]: {k: _f(v) for k, v in r.items() if k != "method"}
+                 for r in read_csv(d / "published_weighted_tau.csv")}
+    return PtmTable(models, spec, acc, ranks, baselines, published)
+
+
+def ptm_score_taus(t: PtmTable, scores: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, float]:
+    """Weighted tau per evaluation dataset for one score vector (or one per dataset)."""
+    out = {}
+    for ds in PTM_DATASETS:
+        s = scores[ds] if isinstance(scores, Mapping) else scores
+        out[ds] = weighted_tau(t.acc[ds], s)
+    return out
+
+
+def ptm_metadata_taus(t: PtmTable, field: str) -> dict[str, float]:
+    return ptm_score_taus(t, np.array([t.spec[m][field] for m in t.models]))
+
+
+def ptm_model_features(t: PtmTable) -> tuple[np.ndarray, list[str]]:
+    """Per-model metadata the registry holds for any model: accuracy on ImageNet, size, cost, width."""
+    names = ["imagenet_top1", "log_params", "log_gflops", "log_feat_dim", "log_file_size_mb"]
+    X = np.array([[t.spec[m]["imagenet_top1"], math.log(t.spec[m]["num_params"]),
+                   math.log(t.spec[m]["gflops"]), math.log(t.spec[m]["feat_dim"]),
+                   math.log(t.spec[m]["file_size_mb"])] for m in t.models])
+    return X, names
+
+
+def ptm_dataset_facts() -> dict[str, np.ndarray]:
+    """Dataset-level task tokens shipped with the package: log #classes, log #train images."""
+    out = {}
+    for r in read_csv(PACKAGE_DATA / "ptm_dataset_facts.csv"):
+        out[r["dataset"]] = np.array([[math.log(_f(r["num_classes"])), math.log(_f(r["train_size"]))]])
+    return out
+
+
+SPIDER_PTM_CONFIG = dict(width=32, heads=2, ffn=64, epochs=200, lr=3e-3, weight_decay=1e-2)
+
+
+def ptm_learned_lodo(t: PtmTable, *, use_train_tasks: bool = True, use_facts: bool = False,
+                     seeds: Sequence[int] = (0,), epochs: int | None = None) -> dict[str, np.ndarray]:
+    """Leave-one-dataset-out scores of the learned ranker for each evaluation dataset.
+
+    Training tasks for a fold: the other 7 evaluation datasets, the 2
+    regression datasets (dSprites, UTKFace), and (``use_train_tasks``) the 96
+    Model Spider training tasks.  With ``use_facts`` the datasets that have
+    shipped facts get a task token [log #classes, log #train]; the others rely
+    on the null token.  Scores are averaged over ``seeds``.
+    """
+    X, names = ptm_model_features(t)
+    facts = ptm_dataset_facts() if use_facts else {}
+    extra = [ds for ds in t.acc if ds not in PTM_DATASETS]
+    cfg_kw = dict(SPIDER_PTM_CONFIG)
+    if epochs:
+        cfg_kw["epochs"] = epochs
+    out = {}
+    for held in PTM_DATASETS:
+        tasks = [RankingTask(X, t.acc[ds], facts.get(ds), name=ds)
+                 for ds in list(PTM_DATASETS) + extra if ds != held]
+        if use_train_tasks:
+            tasks += [RankingTask(X, r, None, name=k) for k, r in t.train_ranks.items()]
+        s = np.zeros(len(t.models))
+        for seed in seeds:
+            cfg = SpiderConfig(model_dim=X.shape[1], task_dim=2 if use_facts else 0, seed=seed,
+                               model_feature_names=names, **cfg_kw)
+            r = SpiderRanker(cfg).fit(tasks)
+            sc = r.score(X, facts.get(held))
+            s += (sc - sc.mean()) / (sc.std() + 1e-12)
+        out[held] = s / len(seeds)
+    return out
+
+
+def ptm_loo_mean_z(t: PtmTable) -> dict[str, np.ndarray]:
+    """Non-learned reference: mean z-scored accuracy of each model on the other 7 datasets."""
+    Z = {ds: (t.acc[ds] - t.acc[ds].mean()) / t.acc[ds].std() for ds in PTM_DATASETS}
+    return {ds: np.mean([Z[o] for o in PTM_DATASETS if o != ds], axis=0) for ds in PTM_DATASETS}
+
+
+def _ranking_summary(truth: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray], keys) -> dict:
+    return {
+        "tau_w": _nanmean(weighted_tau(truth[k], pred[k]) for k in keys),
+        "ndcg5": _nanmean(ndcg_at_k(truth[k], pred[k], 5) for k in keys),
+        "regret": _nanmean(top1_regret(truth[k], pred[k]) for k in keys),
+    }
+
+
+def evaluate_ptm(data_dir: Path, fast: bool = False) -> dict[str, float]:
+    t = load_ptm(data_dir)
+    res: dict[str, float] = {}
+    acc = {ds: t.acc[ds] for ds in PTM_DATASETS}
+    for field, name in (("gflops", "gflops"), ("num_params", "params"), ("imagenet_top1", "imagenet_top1")):
+        vec = np.array([t.spec[m][field] for m in t.models])
+        summ = _ranking_summary(acc, {ds: vec for ds in PTM_DATASETS}, PTM_DATASETS)
+        res[f"spider_table_{name}_tau_w"] = summ["tau_w"]
+        if name == "gflops":
+            res["spider_table_gflops_ndcg5"] = summ["ndcg5"]
+            res["spider_table_gflops_regret"] = summ["regret"]
+    for method, name in (("LogME", "logme"), ("NCE", "nce"), ("H-Score", "hscore"), ("LEEP", "leep")):
+        res[f"spider_table_{name}_tau_w"] = _nanmean(ptm_score_taus(t, t.baselines[method]).values())
+    pub = t.published["ModelSpider"]
+    res["spider_table_published_model_spider_tau_w"] = pub.get("Mean", _nanmean(
+        pub[_PUBLISHED_NAME.get(ds, ds)] for ds in PTM_DATASETS))
+    res["spider_table_loo_mean_z_tau_w"] = _ranking_summary(acc, ptm_loo_mean_z(t), PTM_DATASETS)["tau_w"]
+    seeds = (0,) if fast else (0, 1, 2)
+    epochs = 60 if fast else None
+    log(f"ptm: learned ranker, leave-one-dataset-out, seeds={seeds}")
+    learned = ptm_learned_lodo(t, seeds=seeds, epochs=epochs)
+    summ = _ranking_summary(acc, learned, PTM_DATASETS)
+    res["spider_table_learned_tau_w"] = summ["tau_w"]
+    res["spider_table_learned_ndcg5"] = summ["ndcg5"]
+    res["spider_table_learned_regret"] = summ["regret"]
+    if not fast:
+        log("ptm: learned ranker + dataset facts")
+        res["spider_table_learned_facts_tau_w"] = _ranking_summary(
+            acc, ptm_learned_lodo(t, use_facts=True, seeds=(0,)), PTM_DATASETS)["tau_w"]
+        log("ptm: learned ranker without the 96 training tasks")
+        res["spider_table_learned_no_train_tasks_tau_w"] = _ranking_summary(
+            acc, ptm_learned_lodo(t, use_train_tasks=False, seeds=(0,)), PTM_DATASETS)["tau_w"]
+    return res
+
+
+# ---------------------------------------------------------------------------
+# MLPerf Tiny: latency / energy regression, leave one board out
+# ---------------------------------------------------------------------------
+def _mlperf_model_facts() -> dict[str, dict[str, float]]:
+    return {r["task"]: {k: _f(v) for k, v in r.items() if k not in ("task", "model", "derivation")}
+            for r in read_csv(PACKAGE_DATA / "mlperf_reference_models.csv")}
+
+
+def mlperf_records(data_dir: Path) -> list[dict]:
+    """Closed-division rows of the four reference models with a measured latency.
+
+    Submitter-specific open-division networks and the streaming wake-word model
+    are left out: their MACs are not in the shipped model facts.
+    """
+    bench = Path(data_dir) / "benchmarks"
+    facts = _mlperf_model_facts()
+    systems = {(r["round"], r["division"], r["submitter"], r["system_name"]): r
+               for r in read_csv(bench / "mlperf_tiny_systems.csv")}
+    out = []
+    for r in read_csv(bench / "mlperf_tiny.csv"):
+        task = r["task"]
+        if task not in facts or "(reference" not in r["model"] or "open-division" in r["model"]:
+            continue
+        lat = _f(r["latency_ms"])
+        if not lat > 0 or not r["board_canonical"]:
+            continue
+        sysr = systems.get((r["round"], r["division"], r["submitter"], r["system_name"]), {})
+        pick = lambda k: r.get(k) or sysr.get(k, "")
+        quant = pick("quantization")
+        v = r.get("variant", "").lower()
+        if "fp32" in v or "[fp32]" in r["model"]:
+            quant = "fp32"
+        elif "int8" in v or "[int8]" in r["model"]:
+            quant = "int8"
+        rec = dict(facts[task])
+        rec.update({
+            "model": task + ("/fp32" if quant == "fp32" else ""),
+            "device": r["system_name"] + "@" + r["round"],
+            "board": r["board_canonical"],
+            "task": task,
+            "core": pick("cpu_core") or pick("processor"),
+            "clock_mhz": _f(pick("clock_mhz")),
+            "ram_kib": _f(pick("ram_kib")),
+            "flash_kib": _f(pick("flash_kib")),
+            "runtime": pick("framework") or pick("software_libraries"),
+            "accelerator": pick("accelerator"),
+            "quantization": quant,
+            "latency_ms": lat,
+            "energy_uj": _f(r["energy_uj_per_inf"]),
+        })
+        out.append(rec)
+    return out
+
+
+def mlperf_lobo(records: list[dict], kind: str = "ridge+gbr", energy: bool = True) -> dict[str, float]:
+    """Leave-one-board-out latency (and energy) prediction quality."""
+    boards = sorted({r["board"] for r in records})
+    pred = np.full(len(records), np.nan)
+    epred = np.full(len(records), np.nan)
+    for b in boards:
+        train = [r for r in records if r["board"] != b]
+        test_idx = [i for i, r in enumerate(records) if r["board"] == b]
+        lm = LatencyModel(kind=kind).fit(train) if energy else \
+            MeasurementModel("latency_ms", kind=kind).fit(train)
+        ps = lm.predict([records[i] for i in test_idx])
+        for i, p in zip(test_idx, ps):
+            assert p.provenance == "predicted"
+            pred[i] = p.value
+            if getattr(p, "energy_uj", None) is not None:
+                epred[i] = p.energy_uj
+    true = np.array([r["latency_ms"] for r in records])
+    ape = np.abs(pred - true) / true * 100
+    within = []
+    for task in sorted({r["task"] for r in records}):
+        m = np.array([r["task"] == task for r in records])
+        within.append(spearman(true[m], pred[m]))
+    etrue = np.array([r["energy_uj"] for r in records])
+    em = np.isfinite(etrue) & np.isfinite(epred)
+    return {
+        "spearman": spearman(true, pred),
+        "median_ape_pct": float(np.median(ape)),
+        "within_task_spearman": _nanmean(within),
+        "energy_spearman": spearman(etrue[em], epred[em]) if em.sum() > 2 else float("nan"),
+        "energy_median_ape_pct": float(np.median(np.abs(epred[em] - etrue[em]) / etrue[em] * 100))
+        if em.any() else float("nan"),
+        "rows": float(len(records)),
+        "boards": float(len(boards)),
+    }
+
+
+def evaluate_mlperf(data_dir: Path) -> dict[str, float]:
+    recs = mlperf_records(data_dir)
+    res: dict[str, float] = {}
+    for kind, suffix in (("ridge+gbr", ""), ("gbr", "_gbr"), ("ridge", "_ridge")):
+        log(f"mlperf: leave-one-board-out, {kind}")
+        m = mlperf_lobo(recs, kind, energy=not suffix)
+        res[f"mlperf_latency_spearman{suffix}"] = m["spearman"]
+        res[f"mlperf_latency_median_ape_pct{suffix}"] = m["median_ape_pct"]
+        if not suffix:
+            res["mlperf_latency_within_task_spearman"] = m["within_task_spearman"]
+            res["mlperf_energy_spearman"] = m["energy_spearman"]
+            res["mlperf_energy_median_ape_pct"] = m["energy_median_ape_pct"]
+            res["mlperf_rows"] = m["rows"]
+            res["mlperf_boards"] = m["boards"]
+    return res
+
+
+# ---------------------------------------------------------------------------
+# STM32 model zoo: hardware-aware recommendation, leave one board out
+# ---------------------------------------------------------------------------
+# One primary quality metric per candidate, so a group never mixes metrics.
+_METRIC_PREFERENCE = ("top 1 accuracy", "clip-level accuracy", "ap", "ap50", "map", "average iou",
+                      "oks", "accuracy", "rank-1 accuracy")
+
+
+def _metric_name(m: str) -> str:
+    return re.sub(r"\s*\(%\)\s*$", "", m.strip()).lower()
+
+
+def _width(model_id: str) -> float:
+    """Width multiplier from zoo naming conventions (a035, 0.25, x050, w025); NaN if none."""
+    s = model_id.lower()
+    for pat, scale in ((r"_a(\d{3})(?:_|$)", 100), (r"_w(\d{3})(?:_|$)", 100), (r"_x(\d{3})(?:_|$)", 100),
+                       (r"_d\d{3}_w(\d{3})", 100), (r"[ _](\d\.\d+)(?:[ _]|$)", 1)):
+        m = re.search(pat, s)
+        if m:
+            return float(m.group(1)) / scale
+    return float("nan")
+
+
+def _input_size(res: str) -> float:
+    dims = [int(x) for x in re.findall(r"\d+", res or "")]
+    return float(np.prod(dims)) if dims else float("nan")
+
+
+def _board_facts() -> dict[str, dict[str, str]]:
+    return {r["board"]: r for r in read_csv(PACKAGE_DATA / "stm32_boards.csv")}
+
+
+def stm32_rows(data_dir: Path) -> list[dict]:
+    """Every footprint row (with a board) as a flat record; accuracy attached where it joins."""
+    bench = Path(data_dir) / "benchmarks"
+    acc_rows = read_csv(bench / "stm32_accuracy.csv")
+    acc: dict[tuple, list[dict]] = {}
+    for a in acc_rows:
+        acc.setdefault((a["zoo_release"], a["model_key"], a["format"]), []).append(a)
+    boards = _board_facts()
+    out, seen = [], set()
+    for r in read_csv(bench / "stm32_footprints.csv"):
+        b = r["board_canonical"]
+        if not b:
+            continue
+        engine = (r["board_config"] or r["execution_engine"] or "").strip()
+        cid = "|".join([r["zoo_release"], r["model_key"], r["format"], r["resolution"], engine])
+        if (b, cid) in seen:
+            continue  # duplicate table row of the same configuration
+        seen.add((b, cid))
+        # Join on (release, key, format); when both sides name a resolution they must agree.
+        matches = [a for a in acc.get((r["zoo_release"], r["model_key"], r["format"]), [])
+                   if not a["resolution"] or not r["resolution"] or a["resolution"] == r["resolution"]]
+        quality, metric = float("nan"), ""
+        by_metric: dict[str, list[float]] = {}
+        for a in matches:
+            if np.isfinite(_f(a["value"])):
+                by_metric.setdefault(_metric_name(a["metric"]), []).append(_f(a["value"]))
+        for pref in _METRIC_PREFERENCE:
+            if pref in by_metric:
+                metric, quality = pref, float(np.mean(by_metric[pref]))
+                break
+        bf = boards.get(b, {})
+        e = engine.lower()
+        accel = "NPU" if "npu" in e else "HSP" if "hsp" in e and "without" not in e else \
+            "GPU" if "gpu" in e else ""
+        clock = _f(r["frequency_mhz"])
+        out.append({
+            "id": cid, "board": b, "model": f"{r['model_id']}|{r['format']}|{r['resolution']}",
+            "device": b + "|" + engine, "task": r["task"], "dataset": r["dataset"], "metric": metric,
+            "family": r["family"], "quantization": r["format"], "input_size": _input_size(r["resolution"]),
+            "width": _width(r["model_id"]), "accuracy": quality,
+            "latency_ms": _f(r["inference_ms"]), "ram_kib": _f(r["ram_total_kib_derived"]),
+            "weights_kib": _f(r["weights_flash_kib"]), "act_kib": _f(r["activation_ram_kib"]),
+            "clock_mhz": clock if np.isfinite(clock) else _f(bf.get("cpu_clock_mhz")),
+            "core": bf.get("core", ""), "accelerator": accel, "board_ram_kib": _f(bf.get("ram_kib")),
+            "n_cpu": 2.0 if "2 cpu" in e else _f(bf.get("n_cpu")), "kind": r["table_kind"],
+            "runtime": r["mpu_framework"] or ("x-cube-ai" if r["table_kind"] in ("mcu", "npu", "combined")
+                                              else ""),
+        })
+    # Accuracy is a model/dataset property, known for every candidate: its
+    # z-score within (dataset, metric) is a usable proxy for model size.
+    by: dict[tuple, list[float]] = {}
+    for r in out:
+        if np.isfinite(r["accuracy"]):
+            by.setdefault((r["dataset"], r["metric"]), []).append(r["accuracy"])
+    for r in out:
+        v = by.get((r["dataset"], r["metric"]))
+        r["acc_z"] = (float((r["accuracy"] - np.mean(v)) / (np.std(v) + 1e-9))
+                      if v and np.isfinite(r["accuracy"]) else float("nan"))
+    return out
+
+
+def _add_other_board_features(rows: list[dict], pool: list[dict], exclude: set[str]) -> list[dict]:
+    """Copy rows adding what OTHER boards measured for the same model (NaN if none).
+
+    other_log_weights / other_log_act: mean log weights-flash / activation RAM;
+    other_speed: mean of (log latency - that board's median log latency), i.e.
+    how slow this model is relative to the other models on the same board.
+    Boards in ``exclude`` (the held-out board, and the row's own board) never
+    contribute, so no held-out measurement leaks into a feature.
+    """
+    med = {}
+    for b in {p["board"] for p in pool}:
+        lat = [math.log(p["latency_ms"]) for p in pool if p["board"] == b and p["latency_ms"] > 0]
+        med[b] = float(np.median(lat)) if lat else float("nan")
+    by_model: dict[str, list[dict]] = {}
+    for p in pool:
+        by_model.setdefault(p["model"], []).append(p)
+    out = []
+    for r in rows:
+        others = [p for p in by_model.get(r["model"], []) if p["board"] not in exclude | {r["board"]}]
+        lw = [math.log(p["weights_kib"]) for p in others if p["weights_kib"] > 0]
+        la = [math.log(p["act_kib"]) for p in others if p["act_kib"] > 0]
+        sp = [math.log(p["latency_ms"]) - med[p["board"]] for p in others if p["latency_ms"] > 0]
+        q = dict(r)
+        q["other_log_weights"] = float(np.mean(lw)) if lw else float("nan")
+        q["other_log_act"] = float(np.mean(la)) if la else float("nan")
+        q["other_speed"] = float(np.mean(sp)) if sp else float("nan")
+        out.append(q)
+    return out
+
+
+STM32_NUMERIC = {"input_size": True, "width": False, "acc_z": False, "clock_mhz": True,
+                 "board_ram_kib": True, "n_cpu": False, "other_log_weights": False,
+                 "other_log_act": False, "other_speed": False}
+STM32_CATEGORICAL = ("task", "family", "quantization", "core", "accelerator", "runtime", "kind")
+
+
+def stm32_groups(rows: list[dict], min_candidates: int = 3) -> dict[tuple, list[dict]]:
+    """(task, dataset, metric, board) -> candidates with accuracy, latency and RAM all known."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["metric"] and all(np.isfinite(r[k]) and r[k] > 0 for k in ("accuracy", "latency_ms", "ram_kib")):
+            groups.setdefault((r["task"], r["dataset"], r["metric"], r["board"]), []).append(r)
+    return {k: sorted(v, key=lambda r: r["id"]) for k, v in groups.items() if len(v) >= min_candidates}
+
+
+def stm32_ground_truth(cands: list[dict]):
+    """Copeland over true accuracy (higher), latency and RAM (lower); tie-break Borda, accuracy rank, id."""
+    return copeland({"accuracy": [c["accuracy"] for c in cands],
+                     "latency": [c["latency_ms"] for c in cands],
+                     "ram": [c["ram_kib"] for c in cands]},
+                    [c["id"] for c in cands], directions={"latency": "min", "ram": "min"})
+
+
+_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-a")
+
+
+def _fusion_vectors(group: list[dict], tasks_vocab: list[str]):
+    """Model tokens, task token and hardware token for the Fusion ranker."""
+    acc = np.array([c["accuracy"] for c in group])
+    accz = (acc - acc.mean()) / (acc.std() + 1e-9)  # metrics differ by dataset: use group-relative
+    mf = np.array([[a, math.log(c["input_size"]) if c["input_size"] > 0 else np.nan, c["width"],
+                    c["other_log_weights"], c["other_log_act"], c["other_speed"],
+                    1.0 if "int8" in c["quantization"] else 0.0]
+                   for a, c in zip(accz, group)])
+    c0 = group[0]
+    task = np.array([[1.0 if c0["task"] == t else 0.0 for t in tasks_vocab]])
+    fam = core_family(c0["core"])
+    hw = np.array([math.log(c0["clock_mhz"]) if c0["clock_mhz"] > 0 else np.nan,
+                   math.log(c0["board_ram_kib"]) if c0["board_ram_kib"] > 0 else np.nan,
+                   1.0 if c0["accelerator"] == "NPU" else 0.0, 1.0 if c0["accelerator"] == "HSP" else 0.0,
+                   1.0 if c0["kind"] == "mpu" else 0.0] + [1.0 if fam == k else 0.0 for k in _CORES])
+    return mf, task, hw
+
+
+def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
+                   kinds: Sequence[str] = ("ridge+gbr", "gbr"),
+                   boards: Sequence[str] | None = None) -> dict[str, float]:
+    """Leave-one-board-out hardware-aware ranking on the STM32 zoo.
+
+    For each held-out board the latency and RAM regressors (one per ``kinds``
+    entry; the first is the headline) are fitted on every other board's rows,
+    and the Fusion ranker on the other boards' groups.  Figures are means over
+    the held-out groups.  ``boards`` restricts the held-out boards (tests).
+    """
+    rows = stm32_rows(data_dir)
+    groups = stm32_groups(rows)
+    tasks_vocab = sorted({k[0] for k in groups})
+    eval_boards = sorted({k[3] for k in groups})
+    if boards is not None:
+        eval_boards = [b for b in eval_boards if b in set(boards)]
+    per: dict[str, dict[str, list[float]]] = {}
+
+    def record(name, truth, pred):
+        d = per.setdefault(name, {"tau_w": [], "ndcg5": [], "regret": []})
+        d["tau_w"].append(weighted_tau(truth, pred))
+        d["ndcg5"].append(ndcg_at_k(truth, pred, 5))
+        d["regret"].append(top1_regret(truth, pred))
+
+    dirs = {"latency": "min", "ram": "min"}
+    for held in eval_boards:
+        log(f"stm32: held-out board {held}")
+        pool = [r for r in rows if r["board"] != held]
+        train = _add_other_board_features(pool, pool, {held})
+        regs = {}
+        for kind in kinds:
+            regs[kind] = tuple(
+                MeasurementModel(target, numeric=STM32_NUMERIC, categorical=STM32_CATEGORICAL,
+                                 key_fields=("model", "device"), kind=kind).fit(train)
+                for target in ("latency_ms", "ram_kib"))
+        # Fusion: trained on the other boards' groups (their true hardware numbers are known).
+        fus_tasks = []
+        for key, g in groups.items():
+            if key[3] == held:
+                continue
+            gg = _add_other_board_features(g, pool, {held})
+            mf, tk, hw = _fusion_vectors(gg, tasks_vocab)
+            fus_tasks.append(RankingTask(mf, stm32_ground_truth(gg).order_scores(), tk, hw, name=str(key)))
+        fusion = None
+        if fus_tasks:
+            cfg = SpiderConfig(model_dim=fus_tasks[0].model_features.shape[1], task_dim=len(tasks_vocab),
+                               hw_dim=fus_tasks[0].hardware.shape[0], epochs=fusion_epochs, seed=0,
+                               weight_decay=1e-2)
+            fusion = FusionRanker(cfg).fit(fus_tasks)
+        for key, g in groups.items():
+            if key[3] != held:
+                continue
+            test = _add_other_board_features(g, pool, {held})
+            ids = [c["id"] for c in test]
+            truth = stm32_ground_truth(test).order_scores()
+            accv = [c["accuracy"] for c in test]
+            record("task_only", truth, np.array(accv))
+            if fusion is not None:
+                mf, tk, hw = _fusion_vectors(test, tasks_vocab)
+                record("fusion", truth, fusion.score(mf, tk, hw))
+            for i, kind in enumerate(kinds):
+                sfx = "" if i == 0 else "_" + kind.replace("+", "_")
+                plat = np.exp(regs[kind][0].predict_log(test))
+                pram = np.exp(regs[kind][1].predict_log(test))
+                shadow = copeland({"task": accv, "latency": plat, "ram": pram}, ids, directions=dirs)
+                hw_only = copeland({"latency": plat, "ram": pram}, ids, directions=dirs)
+                record("shadow" + sfx, truth, shadow.order_scores())
+                record("hw_only" + sfx, truth, hw_only.order_scores())
+                per.setdefault("lat_sp" + sfx, {"tau_w": []})["tau_w"].append(
+                    spearman([c["latency_ms"] for c in test], plat))
+                per.setdefault("ram_sp" + sfx, {"tau_w": []})["tau_w"].append(
+                    spearman([c["ram_kib"] for c in test], pram))
+            # Diagnostic ceiling: hw-only with the TRUE latency/RAM (Shadow's is 1 by construction).
+            oracle = copeland({"latency": [c["latency_ms"] for c in test],
+                               "ram": [c["ram_kib"] for c in test]}, ids, directions=dirs)
+            record("hw_only_oracle", truth, oracle.order_scores())
+    res: dict[str, float] = {}
+    for name in ("shadow", "fusion", "task_only", "hw_only"):
+        d = per.get(name)
+        if d is None:
+            continue
+        res[f"stm32_{name}_tau_w"] = _nanmean(d["tau_w"])
+        res[f"stm32_{name}_ndcg5"] = _nanmean(d["ndcg5"])
+        res[f"stm32_{name}_regret"] = _nanmean(d["regret"])
+    res["stm32_hw_only_oracle_tau_w"] = _nanmean(per["hw_only_oracle"]["tau_w"])
+    for i, kind in enumerate(kinds):
+        sfx = "" if i == 0 else "_" + kind.replace("+", "_")
+        if i:
+            res[f"stm32_shadow_tau_w{sfx}"] = _nanmean(per["shadow" + sfx]["tau_w"])
+            res[f"stm32_hw_only_tau_w{sfx}"] = _nanmean(per["hw_only" + sfx]["tau_w"])
+        res[f"stm32_pred_latency_within_group_spearman{sfx}"] = _nanmean(per["lat_sp" + sfx]["tau_w"])
+        res[f"stm32_pred_ram_within_group_spearman{sfx}"] = _nanmean(per["ram_sp" + sfx]["tau_w"])
+    res["stm32_groups"] = float(sum(1 for k in groups if k[3] in set(eval_boards)))
+    res["stm32_boards"] = float(len(eval_boards))
+    return res
+
+
+# ---------------------------------------------------------------------------
+# digits: an end-to-end zoo trained here, estimators vs. real fine-tuned accuracy
+# ---------------------------------------------------------------------------
+def _digits_zoo_specs():
+    # (name, architecture, width, source epochs, source variant) - varied so transfer quality varies.
+    return [
+        ("mlp8", "mlp", 8, 30, "full"), ("mlp16", "mlp", 16, 30, "full"),
+        ("mlp32", "mlp", 32, 30, "full"), ("mlp64", "mlp", 64, 30, "full"),
+        ("mlp128", "mlp", 128, 30, "full"), ("mlp64_e2", "mlp", 64, 2, "full"),
+        ("mlp64_e150", "mlp", 64, 150, "full"), ("mlp64_shuffled", "mlp", 64, 30, "shuffled"),
+        ("mlp64_2cls", "mlp", 64, 30, "two_classes"), ("cnn8", "cnn", 8, 30, "full"),
+        ("cnn16", "cnn", 16, 30, "full"), ("cnn16_e2", "cnn", 16, 2, "full"),
+    ]
+
+
+def _digits_net(arch: str, width: int, n_out: int):
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            if arch == "mlp":
+                self.body = nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU())
+            else:
+                self.body = nn.Sequential(
+                    nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, width, 3, padding=1), nn.ReLU(),
+                    nn.MaxPool2d(2), nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                    nn.Flatten(), nn.Linear(width * 4, 32), nn.ReLU())
+            self.feat_dim = width if arch == "mlp" else 32
+            self.head = nn.Linear(self.feat_dim, n_out)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    return Net()
+
+
+def _train(net, X, y, epochs: int, lr: float, seed: int, batch: int = 64, params=None):
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(params if params is not None else net.parameters(), lr=lr)
+    n = X.shape[0]
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n, batch):
+            b = perm[i:i + batch]
+            loss = torch.nn.functional.cross_entropy(net(X[b]), y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net
+
+
+def digits_zoo_eval(seed: int = 0, shots: int = 20, finetune_seeds: int = 3,
+                    specs: Sequence[tuple] | None = None) -> dict[str, float]:
+    """Train a 12-model zoo on digits 0-4, rank it for the target task digits 5-9.
+
+    Ground truth: test accuracy after fine-tuning every model (new 5-way head,
+    all layers, 40 epochs, Adam 1e-3) on ``shots`` images per target class,
+    averaged over ``finetune_seeds`` seeds.  The estimators see only the same
+    few-shot training images (features / source softmax), never the test set.
+    """
+    import torch
+    from sklearn.datasets import load_digits
+
+    with torch.random.fork_rng(devices=[]), _torch_threads(1):
+        torch.manual_seed(seed)
+        X, y = load_digits(return_X_y=True)
+        X = (X / 16.0).astype(np.float32)
+        rng = np.random.default_rng(seed)
+        src = y < 5
+        Xs, ys = torch.tensor(X[src]), torch.tensor(y[src])
+        tgt_idx = np.flatnonzero(~src)
+        train_idx = np.concatenate([rng.choice(tgt_idx[y[tgt_idx] == c], shots, replace=False)
+                                    for c in range(5, 10)])
+        test_idx = np.setdiff1d(tgt_idx, train_idx)
+        Xt, yt = torch.tensor(X[train_idx]), torch.tensor(y[train_idx] - 5)
+        Xe, ye = torch.tensor(X[test_idx]), torch.tensor(y[test_idx] - 5)
+        names, truth, scores = [], [], {"logme": [], "leep": [], "nce": [], "hscore": []}
+        for k, (name, arch, width, ep, variant) in enumerate(specs or _digits_zoo_specs()):
+            torch.manual_seed(seed * 1000 + k)
+            ys_v = ys.clone()
+            Xs_v = Xs
+            if variant == "shuffled":
+                ys_v = ys[torch.randperm(len(ys))]
+            elif variant == "two_classes":
+                keep = ys < 2
+                Xs_v, ys_v = Xs[keep], ys[keep]
+            net = _digits_net(arch, width, 5)
+            _train(net, Xs_v, ys_v, ep, 3e-3, seed * 1000 + k)
+            net.eval()
+            with torch.no_grad():
+                F = net.body(Xt).double().numpy()
+                P = torch.softmax(net.head(net.body(Xt)), 1).double().numpy()
+            ytn = yt.numpy()
+            scores["logme"].append(logme(F, ytn))
+            scores["leep"].append(leep(P, ytn))
+            scores["nce"].append(nce(P, ytn))
+            scores["hscore"].append(shrinkage_h_score(F, ytn))
+            accs = []
+            state = {k2: v.clone() for k2, v in net.state_dict().items()}
+            for fs in range(finetune_seeds):
+                torch.manual_seed(10_000 + fs)
+                ft = _digits_net(arch, width, 5)
+                ft.load_state_dict(state)
+                ft.head.reset_parameters()  # new head for the target classes
+                ft.train()
+                _train(ft, Xt, yt, 40, 1e-3, 10_000 + fs, batch=25)
+                ft.eval()
+                with torch.no_grad():
+                    accs.append(float((ft(Xe).argmax(1) == ye).float().mean()) * 100)
+            truth.append(float(np.mean(accs)))
+            names.append(name)
+            log(f"digits: {name:15s} fine-tuned acc {truth[-1]:.1f}  logme {scores['logme'][-1]:.3f}")
+    res = {}
+    for est, vals in scores.items():
+        res[f"digits_{est}_tau_w"] = weighted_tau(truth, vals)
+        res[f"digits_{est}_ndcg5"] = ndcg_at_k(truth, vals, 5)
+        res[f"digits_{est}_regret"] = top1_regret(truth, vals)
+    res["digits_models"] = float(len(names))
+    return res
+
+
+# ---------------------------------------------------------------------------
+def run_all(data_dir: Path | None = None, fast: bool = False) -> dict[str, float]:
+    import torch
+
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"shared data not found at {data_dir} (set ARACHNE_SHARED_DATA)")
+    # Every network here is tiny: thread start-up costs more than it saves, and
+    # one thread keeps results identical from machine to machine.
+    torch.set_num_threads(1)
+    res: dict[str, float] = {}
+    t0 = time.time()
+    res.update(evaluate_ptm(data_dir, fast=fast))
+    log(f"  ptm done at {time.time() - t0:.0f}s")
+    res.update(evaluate_mlperf(data_dir))
+    log(f"  mlperf done at {time.time() - t0:.0f}s")
+    res.update(evaluate_stm32(data_dir, fusion_epochs=60 if fast else 150))
+    log(f"  stm32 done at {time.time() - t0:.0f}s")
+    res.update(digits_zoo_eval(finetune_seeds=1 if fast else 3))
+    log(f"  digits done at {time.time() - t0:.0f}s")
+    return res
+
+
+def format_results(res: Mapping[str, float]) -> str:
+    lines = []
+    for k, v in res.items():
+        if float(v).is_integer() and (k.endswith("_rows") or k.endswith("_boards") or k.endswith("_groups")
+                                       or k.endswith("_models")):
+            lines.append(f"{k}: {int(v)}")
+        else:
+            lines.append(f"{k}: {v:.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    fast = "--fast" in argv
+    argv = [a for a in argv if a != "--fast"]
+    data_dir = Path(argv[0]) if argv else default_data_dir()
+    if not data_dir.is_dir():
+        # Skip, not fail: the data is optional beside a checkout.
+        log(f"skipped: shared data not found at {data_dir} (pass a path or set ARACHNE_SHARED_DATA)")
+        return 0
+    print(format_results(run_all(data_dir, fast=fast)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

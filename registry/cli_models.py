@@ -1,0 +1,153 @@
+"""CLI commands that bring model files and benchmark tables into the registry:
+
+    arachne import-model FILE... [--card README.md] [--task T] [--dataset D] [--store PATH]
+    arachne import-benchmarks FILE --format mlperf-tiny|stm32-zoo|csv [--store PATH]
+
+Wire them into the `cli` group with `register(cli)`. Both validate with the SHACL
+shapes and write all their graphs in one transaction, or nothing.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from kg.errors import InputError
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, also: list[str] = ()) -> None:
+    for line in also:
+        err.print(f"  {line}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(1)
+
+
+def _store(ctx: click.Context, path: str | None):
+    """The command's --store, else the group's (reusing a store the group already opened)."""
+    from kg.store import StoreError, open_store
+
+    try:
+        if path:
+            return open_store(None if path == ":memory:" else path)
+        obj = ctx.find_root().obj or {}
+        if obj.get("opened") is not None:
+            return obj["opened"]
+        # not cached in obj: the store (and its lock) is released when the command returns
+        return open_store(obj.get("store", "arachne-store"))
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+def _validate(graphs: dict) -> list[str]:
+    """SHACL violations of every graph, as lines ('<graph>: <violation>')."""
+    from kg.validation import validate
+
+    problems = []
+    for name, graph in graphs.items():
+        problems += [f"{name}: {v}" for v in validate(graph)]
+    return problems
+
+
+def _kib(n) -> str:
+    return "" if n is None else f"{n / 1024:,.1f} KiB"
+
+
+@click.command("import-model")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--card", type=click.Path(dir_okay=False, exists=True), help="Hugging Face style model card (README.md with YAML front matter).")
+@click.option("--task", help="Task the model performs (overrides the card), e.g. keyword_spotting.")
+@click.option("--dataset", help="Training dataset (overrides the card).")
+@click.option("--name", help="Model name (one file only; default: the card's, else the file name).")
+@click.option("--sensor", "sensors", multiple=True, help="Sensor the model needs (microphone, camera, imu, ...); repeatable.")
+@click.option("--modality", type=click.Choice(["audio", "image", "inertial", "timeseries", "environmental", "tabular"]))
+@click.option("--no-ram", is_flag=True, help="Skip the TFLM tensor-arena measurement.")
+@click.option("--dry-run", is_flag=True, help="Describe and validate, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the extracted facts as JSON.")
+@click.option("--store", "store_path", help="Store directory (default: the group's --store).")
+@click.pass_context
+def import_model(ctx, files, card, task, dataset, name, sensors, modality, no_ram, dry_run, as_json, store_path):
+    """Describe model files (TFLite, ONNX) and add them to the registry, one graph per model."""
+    from kg.models import describe_models
+
+    if name and len(files) > 1:
+        _fail("--name names one model; give one FILE with it")
+    results = describe_models(files, card=card, task=task, dataset=dataset, name=name, sensors=list(sensors) or None,
+                              modality=modality, measure_ram=not no_ram)
+    errors = [r for r in results if isinstance(r, InputError)]
+    if errors:
+        _fail(f"{len(errors)} of {len(files)} file(s) could not be read; nothing written", [e.one_line() for e in errors])
+    seen = {}
+    for d in results:
+        if d.iri in seen:
+            _fail(f"{d.facts['file']} and {seen[d.iri]} would both be {d.iri}; give different --name values or cards")
+        seen[d.iri] = d.facts["file"]
+    graphs = {d.iri: d.graph for d in results}
+    problems = _validate(graphs)  # SHACL (kg.validation) before anything is written
+    if problems:
+        _fail("the descriptions do not conform to the shapes; nothing written", problems)
+    if as_json:
+        click.echo(json.dumps([d.facts for d in results], indent=2, default=str))
+    else:
+        table = Table("model", "format", "quant.", "params", "MACs", "flash", "RAM (arena)", "task")
+        for d in results:
+            f = d.facts
+            ram = _kib(f["arena_bytes"]) + (" (estimate)" if f["arena_method"] == "estimate" else "")
+            if f.get("tflm_refusal"):
+                ram = "refused by TFLM"
+            table.add_row(d.name, f["format"], f["quantization"] or "?", f"{f['parameter_count']:,}", f"{f['macs']:,}",
+                          _kib(f["model_bytes"]), ram, f.get("task") or "")
+        out.print(table)
+        for d in results:
+            if d.facts.get("tflm_refusal"):
+                out.print(f"{d.name}: TFLM refused it: {d.facts['tflm_refusal']}", highlight=False, soft_wrap=True)
+    if dry_run:
+        out.print("dry run: nothing written")
+        return
+    store = _store(ctx, store_path)
+    store.put_graphs(graphs)
+    out.print(f"wrote {len(graphs)} model graph(s)")
+
+
+@click.command("import-benchmarks")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", required=True, type=click.Choice(["mlperf-tiny", "stm32-zoo", "csv"]))
+@click.option("--systems", type=click.Path(dir_okay=False, exists=True), help="mlperf-tiny: the systems table (default: mlperf_tiny_systems.csv beside FILE).")
+@click.option("--accuracy", type=click.Path(dir_okay=False, exists=True), help="stm32-zoo: the accuracy table (default: stm32_accuracy.csv beside FILE).")
+@click.option("--dry-run", is_flag=True, help="Read and validate, write nothing.")
+@click.option("--store", "store_path", help="Store directory (default: the group's --store).")
+@click.pass_context
+def import_benchmarks_cmd(ctx, file, fmt, systems, accuracy, dry_run, store_path):
+    """Import a benchmark table as one named graph of ar:BenchmarkRecord (replacing the previous import)."""
+    from kg.benchmarks import import_benchmarks
+
+    try:
+        result = import_benchmarks(file, fmt, systems=systems, accuracy=accuracy)
+    except InputError as exc:
+        _fail(exc.one_line(), [f"also: {f}: {m}" for f, m in exc.problems[1:]])
+    graphs = result.graphs()
+    problems = _validate(graphs)
+    if problems:
+        _fail("the records do not conform to the shapes; nothing written", problems[:20])
+    out.print(f"{len(result.records)} record(s), {len(result.models)} model(s) -> {result.graph_name}")
+    if result.skipped:
+        reasons = {}
+        for _, why in result.skipped:
+            reasons[why] = reasons.get(why, 0) + 1
+        out.print("skipped: " + "; ".join(f"{n} row(s): {why}" for why, n in reasons.items()))
+    if dry_run:
+        out.print("dry run: nothing written")
+        return
+    _store(ctx, store_path).put_graphs(graphs)
+    out.print(f"wrote graph {result.graph_name}")
+
+
+def register(cli: click.Group) -> None:
+    """Add import-model and import-benchmarks to the `arachne` group."""
+    cli.add_command(import_model)
+    cli.add_command(import_benchmarks_cmd)

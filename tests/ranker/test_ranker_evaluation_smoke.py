@@ -1,0 +1,59 @@
+"""Smoke test of the evaluation pipeline on the real shared data (skips without ../shared)."""
+import math
+
+import numpy as np
+import pytest
+
+from ranker import evaluation as ev
+
+
+@pytest.fixture(scope="module")
+def ptm(shared):
+    return ev.load_ptm(shared)
+
+
+def test_metadata_baselines_reproduce_the_paper_convention(ptm):
+    # README: ranking by GFLOPs alone gives mean tau_w 0.750, by parameters 0.747.
+    g = ev.ptm_metadata_taus(ptm, "gflops")
+    assert set(g) == set(ev.PTM_DATASETS)
+    assert np.mean(list(g.values())) == pytest.approx(0.750, abs=0.01)
+    assert np.mean(list(ev.ptm_metadata_taus(ptm, "num_params").values())) == pytest.approx(0.747, abs=0.01)
+    # LogME from baseline_scores.csv, published 0.676
+    logme = np.mean(list(ev.ptm_score_taus(ptm, ptm.baselines["LogME"]).values()))
+    assert logme == pytest.approx(0.676, abs=0.01)
+    assert ptm.published["ModelSpider"]["Mean"] == pytest.approx(0.800)
+
+
+def test_learned_ranker_lodo_is_finite(ptm):
+    out = ev.ptm_learned_lodo(ptm, epochs=10)
+    taus = ev.ptm_score_taus(ptm, out)
+    assert all(math.isfinite(v) for v in taus.values())
+
+
+def test_mlperf_records_and_lobo(shared):
+    recs = ev.mlperf_records(shared)
+    assert len(recs) > 300 and len({r["board"] for r in recs}) > 30
+    m = ev.mlperf_lobo(recs, kind="ridge", energy=False)
+    assert math.isfinite(m["spearman"]) and m["spearman"] > 0.5
+    assert math.isfinite(m["median_ape_pct"])
+
+
+def test_stm32_groups_and_one_held_out_board(shared):
+    rows = ev.stm32_rows(shared)
+    groups = ev.stm32_groups(rows)
+    assert len(groups) >= 14
+    key = ("image_classification", "imagenet", "top 1 accuracy", "STM32N6570-DK")
+    assert len(groups[key]) >= 60
+    gt = ev.stm32_ground_truth(groups[key])
+    assert len(gt.order) == len(groups[key])
+    res = ev.evaluate_stm32(shared, fusion_epochs=5, kinds=("ridge",), boards=["B-U585I-IOT02A"])
+    for name in ("shadow", "fusion", "task_only", "hw_only"):
+        assert math.isfinite(res[f"stm32_{name}_tau_w"])
+
+
+def test_digits_zoo_runs_on_three_models():
+    pytest.importorskip("sklearn")
+    specs = [("mlp8", "mlp", 8, 3, "full"), ("mlp32", "mlp", 32, 3, "full"),
+             ("mlp64_2cls", "mlp", 64, 3, "two_classes")]
+    res = ev.digits_zoo_eval(finetune_seeds=1, specs=specs)
+    assert all(math.isfinite(res[f"digits_{e}_tau_w"]) for e in ("logme", "leep", "nce", "hscore"))
