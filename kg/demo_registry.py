@@ -24,11 +24,17 @@ def _checked(graphs: dict) -> dict:
 def build(store: Store, progress: bool = True) -> dict[str, int]:
     """Fill `store` with the demo registry and return its stats."""
     init_store(store)
-    tds = []  # board TDs: added with the TD importer
+    from kg import td
+
+    tds = demo.td_files()
     files = demo.model_files()
     tables = demo.benchmark_tables()
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("demo registry", total=len(tds) + len(files) + len(tables))
+        report = td.import_paths(store, tds, workers=1)
+        if report.rejected:  # our own data: a rejection is a bug in the project
+            raise report.rejected[0].as_input_error()
+        bar.advance(task, len(tds))
         graphs = {}
         for description in demo.model_descriptions():
             graphs[description.iri] = description.graph

@@ -138,7 +138,9 @@ def _reasons(f: dict, req: Request) -> tuple[list[str], list[str]]:
 def check_pairs(store: Store, model: str | None = None, device: str | None = None,
                 request: Request = Request()) -> list[PairCheck]:
     """Every (model, device) pair matching the bound ends, with each constraint's verdict."""
-    sparql = named_query("feasibility_checks").replace("#BINDINGS#", _bindings(model, device, request))
+    pair = "VALUES (?model ?device) {{ ({} {}) }}".format(*(f"<{v}>" if v else "UNDEF" for v in (model, device)))
+    sparql = (named_query("feasibility_checks").replace("#BINDINGS#", _bindings(model, device, request))
+              .replace("#PAIR#", pair))
     out = []
     for f in store.select(sparql).dicts():
         reasons, warnings = _reasons(f, request)
@@ -190,6 +192,19 @@ CONSTRUCT { ?s ?p ?o } WHERE {
 """
 
 
+def _add_pair_node(g: Graph, node: URIRef, model: str, device: str, request: Request) -> None:
+    """The ar:PairCheck node the feasibility shapes target: the pair and the request's limits."""
+    g.add((node, RDF.type, AR.PairCheck))
+    g.add((node, AR.pairModel, URIRef(model)))
+    g.add((node, AR.pairDevice, URIRef(device)))
+    g.add((node, AR.reservedRamBytes, Literal(request.reserved_ram_bytes, datatype=XSD.integer)))
+    g.add((node, AR.reservedFlashBytes, Literal(request.reserved_flash_bytes, datatype=XSD.integer)))
+    if request.max_latency_ms is not None:
+        g.add((node, AR.maxLatencyMs, Literal(request.max_latency_ms, datatype=XSD.double)))
+    if request.max_energy_uj is not None:
+        g.add((node, AR.maxEnergyUJ, Literal(request.max_energy_uj, datatype=XSD.double)))
+
+
 def check_pair_shacl(store: Store, model: str, device: str, request: Request = Request()) -> list[str]:
     """Validate one (model, device) pair with the SHACL-SPARQL feasibility shapes.
 
@@ -198,18 +213,11 @@ def check_pair_shacl(store: Store, model: str, device: str, request: Request = R
     from pyshacl import validate as shacl_validate
 
     data = store.query(_PAIR_CONTEXT.replace("{model}", model).replace("{device}", device))
-    node = URIRef("urn:arachne:pair-check")
-    data.add((node, RDF.type, AR.PairCheck))
-    data.add((node, AR.pairModel, URIRef(model)))
-    data.add((node, AR.pairDevice, URIRef(device)))
-    data.add((node, AR.reservedRamBytes, Literal(request.reserved_ram_bytes, datatype=XSD.integer)))
-    data.add((node, AR.reservedFlashBytes, Literal(request.reserved_flash_bytes, datatype=XSD.integer)))
-    if request.max_latency_ms is not None:
-        data.add((node, AR.maxLatencyMs, Literal(request.max_latency_ms, datatype=XSD.double)))
-    if request.max_energy_uj is not None:
-        data.add((node, AR.maxEnergyUJ, Literal(request.max_energy_uj, datatype=XSD.double)))
+    _add_pair_node(data, URIRef("urn:arachne:pair-check"), model, device, request)
     conforms, report, _ = shacl_validate(data, shacl_graph=shapes.shapes_graph("feasibility"),
                                          inference="none", advanced=True)
+    if not isinstance(report, Graph):  # pyshacl reports a broken shape instead of raising
+        raise RuntimeError(f"shapes/feasibility.ttl: {report}")
     if conforms:
         return []
     SH = Namespace("http://www.w3.org/ns/shacl#")
@@ -260,3 +268,45 @@ def fast_feasible_models(store: Store, request: Request) -> set[str]:
         if checks and checks[0].feasible:
             found.add(model)
     return found
+
+
+def _sparql_constraints() -> list[tuple[str, str]]:
+    """(select query, message template) of every SHACL-SPARQL constraint in shapes/feasibility.ttl."""
+    import shapes
+
+    SH = Namespace("http://www.w3.org/ns/shacl#")
+    g = shapes.shapes_graph("feasibility")
+    out = []
+    for shape in g.subjects(RDF.type, SH.NodeShape):
+        for c in g.objects(shape, SH.sparql):
+            out.append((str(g.value(c, SH.select)), str(g.value(c, SH.message))))
+    return out
+
+
+def check_pairs_shacl_bulk(store: Store, pairs: list[tuple[str, str]], request: Request = Request()) -> dict:
+    """The SHACL-SPARQL feasibility constraints evaluated on many pairs at once, in the store.
+
+    Same queries as the shapes file, with $this left free over the pair nodes instead of
+    pre-bound one node at a time (what a SHACL engine does), so thousands of pairs cost a few
+    queries. Returns {(model, device): [messages]}; tests check it matches pyshacl."""
+    import re
+
+    graph_name = "urn:arachne:pair-checks"
+    g = Graph()
+    nodes = {}
+    for i, (model, device) in enumerate(pairs):
+        node = URIRef(f"urn:arachne:pair-check:{i}")
+        nodes[str(node)] = (model, device)
+        _add_pair_node(g, node, model, device, request)
+    store.put_graph(graph_name, g)
+    try:
+        found: dict = {pair: [] for pair in pairs}
+        for select, message in _sparql_constraints():
+            query = "PREFIX ar: <https://w3id.org/arachne#>\n" + select.replace("$this", "?this")
+            query = query.replace("WHERE {", "WHERE {\n ?this a ar:PairCheck .", 1)
+            for row in store.select(query).dicts():
+                text = re.sub(r"\{\?(\w+)\}", lambda m: str(row.get(m.group(1))), message)
+                found[nodes[row["this"]]].append(text)
+        return {pair: sorted(msgs) for pair, msgs in found.items()}
+    finally:
+        store.drop_graph(graph_name)

@@ -9,4 +9,11 @@ store dependency:
 - ranker.spider          SpiderRanker / FusionRanker (learned task-aware and hardware-aware rankers)
 - ranker.hardware        LatencyModel / MeasurementModel, memory_headroom
 - ranker.evaluation      offline evaluation on ../shared/data (benchmarks only)
+
+Over the knowledge graph (these read a kg store):
+
+- ranker.recommend       recommend(store, Request, method=...) -> Recommendation (the product's entry point)
+- ranker.graph_facts     model / device / benchmark facts by SPARQL, LatencyModel rows, model files
+- ranker.graph_rankers   Spider / Fusion rankers trained on the graph's benchmark groups, their files
+- ranker.tflm_forward    running a .tflite on the host (TFLite Micro) for the transferability scores
 """

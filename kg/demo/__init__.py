@@ -17,6 +17,11 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def td_files() -> list[Path]:
+    """The demo boards' Thing Descriptions (written by kg/demo/make_tds.py)."""
+    return sorted((HERE / "tds").glob("*.td.jsonld"))
+
+
 def model_files() -> list[Path]:
     """The demo's .tflite files, sorted by name."""
     return sorted(MODELS.glob("*.tflite"))

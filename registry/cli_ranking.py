@@ -1,0 +1,150 @@
+"""CLI commands over the rankers (ranker.recommend, ranker.graph_rankers, ranker.evaluation):
+
+    arachne recommend --device ID --task TASK [--data samples.npz] [budgets] [--method M] [-k 10] [--json]
+    arachne train-ranker [--out FILE] [--epochs N]
+    arachne eval [--data-dir DIR] [--fast]
+
+Wired into the `cli` group by `register(cli)` (registry/cli.py, _register_faces).
+"""
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+out = Console()
+err = Console(stderr=True)
+
+_MARK = {"measured": "m", "predicted": "p", "reported": "r", "measured-other-device": "o"}
+
+
+def _fmt(value, provenance, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f} ({_MARK.get(provenance, '?')})"
+
+
+def _print_recommendation(rec, why_not: bool) -> None:
+    title = f"{rec.method}: {len(rec.rows)} of {rec.candidates} feasible model(s) for {rec.device_name or rec.device}"
+    table = Table("#", "model", "accuracy %", "latency ms", "energy uJ", "RAM headroom", "why", title=title,
+                  show_lines=False)
+    for r in rec.rows:
+        table.add_row(str(r.rank), r.name, _fmt(r.accuracy_pct, r.accuracy_provenance),
+                      _fmt(r.latency_ms, r.latency_provenance, 2), _fmt(r.energy_uj, r.energy_provenance),
+                      "-" if r.ram_headroom is None else f"{100 * r.ram_headroom:.0f}%", r.why)
+    out.print(table)
+    out.print(f"voters: {', '.join(rec.voters) or '-'} (task voter: {rec.task_voter}); tie-break: {rec.tiebreak or '-'}",
+              style="dim", highlight=False)
+    out.print("(m) measured on this device, (p) predicted, (r) reported by the model's description, "
+              "(o) measured on other devices", style="dim", highlight=False)
+    for note in rec.notes:
+        out.print(f"note: {note}", style="dim", highlight=False, soft_wrap=True)
+    if rec.excluded and why_not:
+        table = Table("model", "why not", title=f"{len(rec.excluded)} excluded")
+        for e in rec.excluded:
+            table.add_row(e.name or e.model, "; ".join(e.reasons))
+        out.print(table)
+    elif rec.excluded:
+        out.print(f"{len(rec.excluded)} model(s) of this task excluded (--why-not lists them)", style="dim")
+
+
+def register(cli: click.Group) -> None:
+    """Add recommend, train-ranker and eval to the `arachne` group."""
+    from registry import cli as base  # here, not at import: registry.cli imports this module
+    from ranker.recommend import METHODS
+
+    @cli.command()
+    @click.option("--device", required=True, help="Device IRI or name, e.g. arduino-nano-33-ble-sense.")
+    @click.option("--task", help="Task name or IRI, e.g. keyword_spotting.")
+    @click.option("--modality", type=click.Choice(["audio", "image", "inertial", "timeseries", "environmental", "tabular"]),
+                  help="Input modality (instead of, or besides, --task).")
+    @click.option("--data", type=click.Path(dir_okay=False),
+                  help="samples.npz with X (n, ...) float32 model inputs and y labels: adds LogME/LEEP/NCE "
+                       "from running each candidate's .tflite on this machine.")
+    @base.budget_options
+    @click.option("--method", type=click.Choice(METHODS), default="shadow", show_default=True,
+                  help="shadow = Copeland over task and hardware voters; fusion = the trained hardware-aware ranker.")
+    @click.option("-k", "k", type=int, default=10, show_default=True, help="How many models to show.")
+    @click.option("--ranker", "ranker_path", type=click.Path(dir_okay=False),
+                  help="Trained ranker file (default: $ARACHNE_RANKER or ~/.cache/arachne/ranker.pt, if present).")
+    @click.option("--model-dir", "model_dirs", multiple=True, type=click.Path(file_okay=False),
+                  help="Folder holding model files for --data (repeatable; also $ARACHNE_MODEL_PATH).")
+    @click.option("--why-not", is_flag=True, help="Also list the excluded models and the constraints they violate.")
+    @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+    @click.pass_context
+    @base.user_errors
+    def recommend(ctx, device, task, modality, data, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash,
+                  method, k, ranker_path, model_dirs, why_not, as_json):
+        """Rank the models that fit a device for a task: task fitness and hardware fitness, merged."""
+        from ranker.recommend import recommend as run
+
+        if not task and not modality:
+            base.fail("give --task (or --modality)")
+        store = base.open_store(ctx)
+        request = base.make_request(base.resolve(store, "device", device), task, modality, max_latency_ms,
+                                    max_energy_uj, reserve_ram, reserve_flash)
+        if data:
+            with err.status("running the candidates on your data"):
+                rec = run(store, request, method=method, k=k, data=data, ranker_path=ranker_path, model_dirs=model_dirs)
+        else:
+            rec = run(store, request, method=method, k=k, ranker_path=ranker_path, model_dirs=model_dirs)
+        if as_json:
+            click.echo(json.dumps(rec.to_dict(), indent=2))
+        else:
+            _print_recommendation(rec, why_not)
+
+    @cli.command("train-ranker")
+    @click.option("--out", "out_path", type=click.Path(dir_okay=False),
+                  help="Where to write the task ranker (default: $ARACHNE_RANKER or ~/.cache/arachne/ranker.pt); "
+                       "the hardware-aware ranker goes beside it as <name>.fusion.pt.")
+    @click.option("--epochs", type=int, default=300, show_default=True)
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.pass_context
+    @base.user_errors
+    def train_ranker(ctx, out_path, epochs, seed):
+        """Train the learned rankers on the graph's benchmark records ((task, dataset, device) groups of >= 3 models)."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from ranker import graph_rankers
+
+        store = base.open_store(ctx)
+        bars: dict = {}
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                      TimeElapsedColumn(), console=err, transient=True) as progress:
+            def on_progress(name, done, total):
+                if name not in bars:
+                    bars[name] = progress.add_task(f"training the {name}", total=total)
+                progress.update(bars[name], completed=done)
+
+            try:
+                report = graph_rankers.train(store, out_path, epochs=epochs, seed=seed, progress=on_progress)
+            except ValueError as exc:
+                base.fail(str(exc))
+        out.print(f"trained on {report.groups} (task, dataset, device) group(s): {len(report.tasks)} task(s), "
+                  f"{report.devices} device(s); final ListMLE loss {report.spider_loss:.3f} (task), "
+                  f"{report.fusion_loss:.3f} (hardware-aware)", highlight=False)
+        out.print(f"wrote {report.spider_path} and {report.fusion_path}", highlight=False)
+
+    @cli.command("eval")
+    @click.option("--data-dir", type=click.Path(file_okay=False),
+                  help="The benchmark data (default: $ARACHNE_SHARED_DATA, else ../shared/data beside the project).")
+    @click.option("--fast", is_flag=True, help="Fewer epochs and fine-tuning seeds (a quicker, rougher table).")
+    def eval_(data_dir, fast):
+        """Offline evaluation of every ranker on the shared benchmark data: `name: value` lines."""
+        from pathlib import Path
+
+        if data_dir and not Path(data_dir).is_dir():  # before importing torch and friends
+            base.fail(f"benchmark data not found at {data_dir} (give --data-dir DIR or set ARACHNE_SHARED_DATA)")
+        from ranker import evaluation
+
+        path = Path(data_dir) if data_dir else evaluation.default_data_dir()
+        if not path.is_dir():
+            base.fail(f"benchmark data not found at {path}: `arachne eval` reads ../shared/data "
+                      "(give --data-dir DIR or set ARACHNE_SHARED_DATA)")
+        try:
+            results = evaluation.run_all(path, fast=fast)
+        except (FileNotFoundError, KeyError) as exc:
+            base.fail(f"{path}: incomplete benchmark data ({exc})")
+        click.echo(evaluation.format_results(results))
