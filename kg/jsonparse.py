@@ -130,6 +130,27 @@ def _hint(text: str, exc: json.JSONDecodeError) -> tuple[str, str]:
     return "json-syntax", exc.msg
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate_path(value, path: list):
+    """JSON path (as parts) of the first key or string with an unpaired surrogate, else None.
+    json.loads accepts escapes such as \\ud800 alone; such a string cannot be stored as UTF-8."""
+    def bad(text: str) -> bool:
+        return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+    if isinstance(value, str):
+        return path if bad(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and bad(key):
+            return path + [key]
+        found = _lone_surrogate_path(item, path + [key])
+        if found is not None:
+            return found
+    return None
+
+
 def parse_json(raw: bytes, lenient: bool = False) -> Parsed:
     """Parse bytes as strict JSON (or JSON5 when `lenient` and strict parsing fails)."""
     text, problem = _decode(raw)
@@ -138,6 +159,12 @@ def parse_json(raw: bytes, lenient: bool = False) -> Parsed:
     tracker = _DuplicateTracker()
     try:
         data = json.loads(text, object_pairs_hook=tracker, parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(text):
+            where = _lone_surrogate_path(data, [])
+            if where is not None:
+                return Parsed(errors=[ParseProblem("encoding", json_path(where) or "(root)",
+                                                   "a string holds an unpaired UTF-16 surrogate escape "
+                                                   "(such as \\ud800), which is not Unicode text")])
         return Parsed(data, warnings=tracker.problems(data))
     except _NotJsonConstant as exc:
         pos = max(text.find(str(exc)), 0)

@@ -49,6 +49,7 @@ from kg.errors import InputError
 from kg.feasibility import Request, feasible_models
 
 from . import graph_facts, graph_rankers
+from .graph_facts import _num
 from .aggregation import (AggregationResult, borda, copeland, explain, lexicographic, reciprocal_rank_fusion,
                           weighted_sum)
 
@@ -145,14 +146,6 @@ def _clean(x):
     if isinstance(x, np.integer):
         return int(x)
     return x
-
-
-def _num(v) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 def _int(v) -> int | None:

@@ -42,11 +42,18 @@ def user_errors(fn):
     return wrapper
 
 
-def open_store(ctx: click.Context) -> Store:
-    """The store named by --store / ARACHNE_STORE, opened once per command."""
+def open_store(ctx: click.Context, override: str | None = None) -> Store:
+    """The store named by the group's --store / ARACHNE_STORE (opened once per command), or by a
+    command's own --store `override` (':memory:' for a throw-away store)."""
+    if override:
+        return kg.store.open_store(None if override == ":memory:" else override)
     obj = ctx.find_root().obj
+    if obj is None:  # a command invoked outside the group
+        obj = ctx.find_root().obj = {"store": os.environ.get("ARACHNE_STORE", DEFAULT_STORE)}
     if obj.get("opened") is None:
         obj["opened"] = kg.store.open_store(obj["store"])
+        # Let go of the store (and its lock) when the command ends, also when run in-process.
+        ctx.find_root().call_on_close(lambda: obj.pop("opened", None))
     return obj["opened"]
 
 

@@ -6,7 +6,6 @@ Wiring: registry/cli.py calls `register(cli)`. The store comes from the group's 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import Counter
 
@@ -17,22 +16,13 @@ from rich.table import Table
 
 out = Console()
 err = Console(stderr=True)
-DEFAULT_STORE = "arachne-store"
 
 
 def _store(ctx: click.Context, option: str | None):
-    """The store: this command's --store, else the one the group opened or names, else the default."""
-    from kg.store import Store
+    """This command's --store, else the group's (registry.cli.open_store)."""
+    from registry.cli import open_store
 
-    root = ctx.find_root()
-    obj = root.obj if isinstance(root.obj, dict) else {}
-    if option:
-        return Store(None if option == ":memory:" else option)
-    if obj.get("opened") is not None:
-        return obj["opened"]
-    location = obj.get("store", os.environ.get("ARACHNE_STORE", DEFAULT_STORE)) if obj else \
-        os.environ.get("ARACHNE_STORE", DEFAULT_STORE)
-    return Store(location if location not in (None, ":memory:") else None)
+    return open_store(ctx, option)
 
 
 def _print_problem(source: str, problem, style: str) -> None:
@@ -157,21 +147,4 @@ def register(cli: click.Group) -> None:
     _ = (import_td, export_td)  # registered on `cli` by the decorators
 
 
-def main(argv=None) -> None:
-    """Run the two commands without the main `arachne` group (development and tests)."""
-
-    @click.group()
-    @click.option("--store", default=os.environ.get("ARACHNE_STORE", DEFAULT_STORE))
-    @click.pass_context
-    def group(ctx, store):
-        ctx.ensure_object(dict)
-        ctx.obj["store"] = None if store == ":memory:" else store
-
-    register(group)
-    group(args=argv, obj={})
-
-
 __all__ = ["register"]
-
-if __name__ == "__main__":
-    main()

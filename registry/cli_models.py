@@ -29,17 +29,12 @@ def _fail(message: str, also: list[str] = ()) -> None:
 
 
 def _store(ctx: click.Context, path: str | None):
-    """The command's --store, else the group's (reusing a store the group already opened)."""
-    from kg.store import StoreError, open_store
+    """This command's --store, else the group's (registry.cli.open_store)."""
+    from kg.store import StoreError
+    from registry.cli import open_store
 
     try:
-        if path:
-            return open_store(None if path == ":memory:" else path)
-        obj = ctx.find_root().obj or {}
-        if obj.get("opened") is not None:
-            return obj["opened"]
-        # not cached in obj: the store (and its lock) is released when the command returns
-        return open_store(obj.get("store", "arachne-store"))
+        return open_store(ctx, path)
     except StoreError as exc:
         _fail(str(exc))
 

@@ -286,6 +286,9 @@ def _body_json(what: str = "TD") -> tuple[bytes, object]:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise ProblemError(400, "Bad Request", f"the {what} is not valid JSON ({where}): {exc.msg}",
                            validationErrors=[{"field": where, "description": f"not valid JSON: {exc.msg}"}]) from None
+    except RecursionError:  # json's C scanner recurses per nesting level: deep bodies are bad input, not a 500
+        raise ProblemError(400, "Bad Request", f"the {what} is nested too deeply to be parsed",
+                           validationErrors=[{"field": "(root)", "description": "JSON nested too deeply"}]) from None
     if not isinstance(doc, dict):
         raise ProblemError(400, "Bad Request", f"the {what} must be a JSON object",
                            validationErrors=[{"field": "(root)", "description": "expected a JSON object"}])
