@@ -31,6 +31,7 @@ from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
 
 from kg.errors import InputError
 from kg.ids import AR, BASE, benchmark_iri, dataset_iri, device_iri, model_iri, runtime_iri, slug, task_iri
+from kg.models import add_metric
 
 SCHEMA = Namespace("https://schema.org/")
 GRAPH_BASE = BASE + "graph/benchmarks/"
@@ -431,13 +432,7 @@ def records_graph(records: list[dict], models: dict[str, dict], table: str) -> G
         if m.get("quality_metric"):
             g.add((node, AR.qualityMetric, Literal(m["quality_metric"])))
         if m.get("metric_value") is not None and m.get("quality_metric"):
-            metric = URIRef(str(node) + "#metric")
-            g.add((node, AR.hasMetric, metric))
-            g.add((metric, RDF.type, AR.Metric))
-            g.add((metric, AR.metricName, Literal(m["quality_metric"])))
-            g.add((metric, AR.metricValue, Literal(float(m["metric_value"]), datatype=XSD.double)))
-            if m.get("dataset"):
-                g.add((metric, AR.onDataset, URIRef(dataset_iri(m["dataset"]))))
+            add_metric(g, node, URIRef(str(node) + "#metric"), m["quality_metric"], m["metric_value"], m.get("dataset"))
     seen_ids: Counter = Counter()
     for rec in records:
         rid = slug(rec.get("id") or f"{table}-{rec['model']}-{rec['device']}")

@@ -94,6 +94,16 @@ def build_description(facts: ModelFacts, card: dict, file_name: str) -> ModelDes
     return ModelDescription(iri=iri, name=name, facts=merged, graph=model_graph(merged))
 
 
+def add_metric(g: Graph, model: URIRef, node: URIRef, name: str, value, dataset: str | None = None) -> None:
+    """A reported metric of a model (ar:Metric: name, value, and the dataset it was measured on)."""
+    g.add((model, AR.hasMetric, node))
+    g.add((node, RDF.type, AR.Metric))
+    g.add((node, AR.metricName, Literal(name)))
+    g.add((node, AR.metricValue, Literal(float(value), datatype=XSD.double)))
+    if dataset:
+        g.add((node, AR.onDataset, URIRef(dataset_iri(dataset))))
+
+
 def model_graph(f: dict) -> Graph:
     """RDF of one described model (the dict of ModelDescription.facts)."""
     g = Graph()
@@ -158,13 +168,7 @@ def model_graph(f: dict) -> Graph:
         g.add((node, RDF.type, AR.Dataset))
         g.add((node, SCHEMA.name, Literal(d)))
     for i, metric in enumerate(f.get("metrics", [])):
-        node = URIRef(f"{f['iri']}#metric-{i}")
-        g.add((m, AR.hasMetric, node))
-        g.add((node, RDF.type, AR.Metric))
-        g.add((node, AR.metricName, Literal(metric["name"])))
-        g.add((node, AR.metricValue, Literal(float(metric["value"]), datatype=XSD.double)))
-        if metric.get("dataset"):
-            g.add((node, AR.onDataset, URIRef(dataset_iri(metric["dataset"]))))
+        add_metric(g, m, URIRef(f"{f['iri']}#metric-{i}"), metric["name"], metric["value"], metric.get("dataset"))
     if f.get("license"):
         g.add((m, AR.license, Literal(f["license"])))
     for b in f.get("base_model", []):
