@@ -304,6 +304,13 @@ def demo(ctx):
     out.print(table)
     out.print("[bold]example query[/] (kg/queries/examples/best_measured_models.rq): most benchmarked models")
     print_results(store.select(named_query("examples/best_measured_models")), "table")
+    from kg.ids import device_iri
+    from ranker.recommend import recommend
+    from registry.cli_ranking import print_recommendation
+
+    out.print("[bold]example recommendation[/]: arachne recommend --device arduino-nano-33-ble-sense --task keyword_spotting -k 5")
+    request = make_request(device_iri("Arduino-Nano-33-BLE-Sense"), "keyword_spotting")
+    print_recommendation(recommend(store, request, k=5), why_not=False)
 
 
 def _register_faces() -> None:

@@ -26,7 +26,8 @@ def _fmt(value, provenance, digits: int = 1) -> str:
     return f"{value:,.{digits}f} ({_MARK.get(provenance, '?')})"
 
 
-def _print_recommendation(rec, why_not: bool) -> None:
+def print_recommendation(rec, why_not: bool) -> None:
+    """The ranked table (and, with `why_not`, the excluded models with their reasons)."""
     title = f"{rec.method}: {len(rec.rows)} of {rec.candidates} feasible model(s) for {rec.device_name or rec.device}"
     table = Table("#", "model", "accuracy %", "latency ms", "energy uJ", "RAM headroom", "why", title=title,
                   show_lines=False)
@@ -93,7 +94,7 @@ def register(cli: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(rec.to_dict(), indent=2))
         else:
-            _print_recommendation(rec, why_not)
+            print_recommendation(rec, why_not)
 
     @cli.command("train-ranker")
     @click.option("--out", "out_path", type=click.Path(dir_okay=False),

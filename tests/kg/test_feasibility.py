@@ -108,7 +108,12 @@ def test_invalid_request_is_rejected():
 
 def test_cli_feasible_with_why(tmp_path, demo):
     store = tmp_path / "db"
-    subprocess.run([sys.executable, "-m", "registry.cli", "--store", str(store), "demo"], check=True, capture_output=True)
+    import os
+
+    demo_run = subprocess.run([sys.executable, "-m", "registry.cli", "--store", str(store), "demo"], check=True,
+                              capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"})
+    assert "devices" in demo_run.stdout and "example recommendation" in demo_run.stdout
+    assert "voters: task, latency" in demo_run.stdout  # the ranked table for the Nano 33 BLE Sense was printed
     proc = subprocess.run([sys.executable, "-m", "registry.cli", "--store", str(store), "feasible", "--device",
                            "arduino-nano-33-ble-sense", "--task", "visual_wake_words", "--why", "--json"],
                           capture_output=True, text=True, check=True)
