@@ -281,15 +281,6 @@ def model_detail(iri: str) -> dict | None:
 
 
 # -- recommendation ----------------------------------------------------------------------------
-def recommendation_function():
-    """The ranker's recommendation entry point, or None while it is not installed."""
-    try:
-        from ranker import recommend as module
-    except ImportError:
-        return None
-    return getattr(module, "recommend", None)
-
-
 def _plain(value):
     """JSON-safe value from a dataclass / numpy / rdflib term tree."""
     import dataclasses
@@ -316,11 +307,9 @@ def recommend_json(params) -> dict:
     """Run the ranker (ranker.recommend.recommend, as `arachne recommend` does) for request parameters:
     device, task, modality, budgets, method (shadow, borda, ...) and k; the JSON answer, with the
     ranked models under `ranking` (best first)."""
+    from ranker.recommend import recommend
     from registry.cli import make_request
 
-    fn = recommendation_function()
-    if fn is None:
-        raise ProblemError(501, "Not Implemented", "recommendation needs ranker/recommend.py, which is not installed")
     device = resolve(params.get("device"), "device")
     if not device:
         raise ProblemError(400, "Bad Request", "the `device` parameter is required",
@@ -336,15 +325,11 @@ def recommend_json(params) -> dict:
 
     def compute():
         try:
-            answer = fn(registry().store, req, **options)
+            answer = recommend(registry().store, req, **options)
         except InputError as exc:
             raise _input_problem(exc) from None
-        data = answer.to_dict() if hasattr(answer, "to_dict") else _plain(answer)
-        data = _plain(data)
-        if isinstance(data, dict):
-            ranking = data.pop("rows", data.pop("ranking", []))
-            return {"ranking": ranking, **data}
-        return {"ranking": data}
+        data = answer.to_dict()  # ranker.recommend.Recommendation, JSON-safe
+        return {"ranking": data.pop("rows"), **data}
 
     key = ("recommend", req, tuple(sorted(options.items())))
     return cached(key, compute)
@@ -353,26 +338,12 @@ def recommend_json(params) -> dict:
 def chart_points(ranking: list) -> list[dict]:
     """(name, accuracy %, latency ms) of ranked items that have both, for the chart."""
     points = []
-    for i, item in enumerate(ranking if isinstance(ranking, list) else []):
-        if not isinstance(item, dict):
-            continue
-        acc = _first(item, ("accuracy_pct", "accuracyPct", "accuracy", "task_score"))
-        lat = _first(item, ("latency_ms", "latencyMs", "predicted_latency_ms", "latency"))
-        if isinstance(acc, dict):
-            acc = acc.get("value")
-        if isinstance(lat, dict):
-            lat = lat.get("value")
-        if isinstance(acc, (int, float)) and isinstance(lat, (int, float)) and lat > 0:
-            points.append({"name": str(item.get("name") or _label(item.get("model"))), "accuracy": float(acc),
-                           "latency": float(lat), "rank": item.get("rank", i + 1)})
+    for item in ranking:  # RankedModel rows as JSON (ranker.recommend)
+        acc, lat = item.get("accuracy_pct"), item.get("latency_ms")
+        if acc is not None and lat is not None and lat > 0:
+            points.append({"name": item["name"] or _label(item["model"]), "accuracy": float(acc),
+                           "latency": float(lat), "rank": item["rank"]})
     return points
-
-
-def _first(item: dict, keys):
-    for k in keys:
-        if item.get(k) is not None:
-            return item[k]
-    return None
 
 
 def _task(value: str | None) -> str | None:

@@ -317,7 +317,6 @@ def sparql_page():
 def recommend_page():
     params = request.args
     result = error = chart = None
-    available = api.recommendation_function() is not None
     if params.get("device"):
         try:
             result = api.recommend_json(params)
@@ -329,7 +328,7 @@ def recommend_page():
             for item in exc.extra.get("validationErrors", []):
                 error += f" — {item['field']}: {item['description']}"
     return render_template("recommend.html", devices=api.device_rows(), tasks=api.task_rows(), params=params,
-                           result=result, error=error, chart=chart, available=available)
+                           result=result, error=error, chart=chart)
 
 
 @bp.get("/ui/things")

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, request, stream_with_context, url_for
 
+from kg import td
 from kg.errors import InputError
 from registry.app import LRU, ProblemError, registry, require_write_access
 
@@ -33,15 +34,6 @@ TD_JSON = "application/td+json"
 EVENT_TYPES = ("thing_created", "thing_updated", "thing_deleted")
 BOOT = uuid.uuid4().hex[:8]  # makes collection etags differ between server runs
 
-
-# -- the importer (kg/td.py) ---------------------------------------------------------------------
-def td_module():
-    """kg.td, the TD importer; a 501 problem while it is not installed."""
-    try:
-        from kg import td
-    except ImportError as exc:
-        raise ProblemError(501, "Not Implemented", f"the TD importer (kg/td.py) is not available: {exc}") from None
-    return td
 
 
 # Every TD in the store: kg.td keeps each submitted document verbatim on an ar:SourceDocument node
@@ -179,7 +171,7 @@ def _read_pair(thing_id: str) -> tuple[bytes, bytes] | None:
 
     def read():
         try:
-            raw = td_module().export_td(registry().store, graph)
+            raw = td.export_td(registry().store, graph)
         except InputError:  # dropped meanwhile
             return None
         return with_local_id(raw, thing_id)
@@ -261,7 +253,6 @@ def index() -> ThingIndex:
     reg = registry()
     found = reg.services.get("things")
     if found is None:
-        td_module()
         with reg.write_lock:
             found = reg.services.get("things")
             if found is None:
@@ -304,7 +295,6 @@ def _check_content_type(*allowed: str) -> None:
 def store_td(raw: bytes, source: str) -> str:
     """Validate and store one TD through kg.td.import_td (the CLI's importer); its named graph.
     Raises ProblemError 400 with validationErrors when the importer refuses it."""
-    td = td_module()
     try:
         outcome = td.import_td(registry().store, raw, source=source)
     except InputError as exc:
@@ -404,7 +394,7 @@ def thing(thing_id: str):
     best = accept.best_match([TD_JSON, "application/json", "application/ld+json", *RDF_OUTPUT]) if accept else TD_JSON
     if best in RDF_OUTPUT:
         fmt, mime = RDF_OUTPUT[best]
-        body = td_module().export_td_rdf(registry().store, index().graph(thing_id), fmt)
+        body = td.export_td_rdf(registry().store, index().graph(thing_id), fmt)
         resp = Response(body, 200, content_type=mime)
     else:
         resp = Response(raw, 200, content_type=TD_JSON)

@@ -27,13 +27,6 @@ VALID_TD = {
 }
 
 
-def td_importer_present() -> bool:
-    try:
-        from kg import td  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
 
 # A board described the way a vendor would: a TD with Arachne's hardware-profile extension. Its id is
 # the board's registry IRI, so the demo's benchmark records (MLPerf Tiny, STM32 zoo) are about it.
@@ -55,8 +48,6 @@ def server():
     """The demo registry (kg.demo_registry.build) plus one board TD, served on loopback."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium, or `make system`)")
-    if not td_importer_present():
-        pytest.skip("the TD importer kg/td.py is not available yet; the demo registry and the import page need it")
     from kg import td
     from kg.demo_registry import build
     from kg.loading import stats
@@ -188,13 +179,8 @@ def test_sparql_page_with_examples(page):
 
 
 def test_recommend_page_with_its_chart(page):
-    from registry.api import recommendation_function
-
     page.goto("/ui/recommend")
     shot(page, "recommend")
-    if recommendation_function() is None:
-        assert "not installed" in page.inner_text("body")
-        pytest.skip("ranker/recommend.py is not available yet")
     page.select_option("select[name=device]", label="NUCLEO-L4R5ZI kit")
     page.select_option("select[name=task]", value="https://w3id.org/arachne/task/keyword_spotting")
     page.click("button[type=submit]")
@@ -207,8 +193,6 @@ def test_recommend_page_with_its_chart(page):
 
 
 def test_td_import_with_validation_report_and_things_list(page, tmp_path):
-    if not td_importer_present():
-        pytest.skip("the TD importer kg/td.py is not available yet; the import page needs it")
     page.goto("/ui/things/import")
     shot(page, "import")
     page.fill("textarea[name=text]", json.dumps(VALID_TD, indent=2))

@@ -22,14 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "model-token"
 
 
-def td_importer_present() -> bool:
-    try:
-        from kg import td  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def ren_app(shared):
     store = Store()
@@ -113,12 +105,6 @@ def test_feasible_api(client):
 
 
 def test_recommend_api(client):
-    from registry.api import recommendation_function
-
-    if recommendation_function() is None:
-        resp = client.get("/recommend?device=Arduino-Nano-BLE-33_1&task=keyword_spotting")
-        assert resp.status_code == 501 and resp.content_type.startswith("application/problem+json")
-        pytest.skip("ranker/recommend.py (recommend(store, request)) is not available yet")
     resp = client.get("/recommend?device=Arduino-Nano-BLE-33_1&task=keyword_spotting")
     assert resp.status_code == 200
     body = resp.get_json()
@@ -131,8 +117,8 @@ def test_td_size_limit_and_errors_are_problem_details(client):
     resp = client.put("/things/urn:example:big", json=big, headers={"Authorization": f"Bearer {TOKEN}"})
     assert resp.status_code == 413 and resp.content_type.startswith("application/problem+json")
     assert resp.get_json()["status"] == 413
-    resp = client.get("/things/nothing/here/at/all") if td_importer_present() else client.get("/models/nothing")
-    assert resp.status_code in (404, 501) and resp.content_type.startswith("application/problem+json")
+    resp = client.get("/things/nothing/here/at/all")
+    assert resp.status_code == 404 and resp.content_type.startswith("application/problem+json")
     resp = client.delete("/sparql")
     assert resp.status_code == 405 and "GET" in resp.headers["Allow"]
     page = client.get("/ui/no-such-page", headers={"Accept": "text/html"})

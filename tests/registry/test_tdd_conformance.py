@@ -182,10 +182,6 @@ def server():
 
 @pytest.fixture(scope="module")
 def client(server):
-    try:
-        from kg import td  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"the TD importer kg/td.py is not available yet ({exc}); the directory's writes go through it")
     return Client(server.url)
 
 
