@@ -103,6 +103,16 @@ class Registry:
         """Call after every write: invalidates the read caches."""
         self.generation += 1
 
+    def service(self, name: str, make: Callable[[], Any]):
+        """The per-app object `name` (query runner, event bus, Thing index), made once on first use."""
+        found = self.services.get(name)
+        if found is None:
+            with self.write_lock:  # double-checked: two first requests must not make two
+                found = self.services.get(name)
+                if found is None:
+                    found = self.services[name] = make()
+        return found
+
     def cached(self, key, compute: Callable[[], Any], max_age: float = 0.0):
         """`compute()` once per store generation (reads are cheap when nothing changed); with
         `max_age`, an answer up to that many seconds old is also good (pages under write load)."""

@@ -200,16 +200,9 @@ class QueryRunner:
 
 def runner() -> QueryRunner:
     reg = registry()
-    found = reg.services.get("sparql")
-    if found is None:
-        with reg.write_lock:
-            found = reg.services.get("sparql")
-            if found is None:
-                cfg = reg.config
-                found = QueryRunner(reg.store, cfg["SPARQL_WORKERS"], cfg["SPARQL_TIMEOUT_S"],
-                                    cfg["SPARQL_MAX_PENDING"], cfg["SPARQL_ROW_CAP"])
-                reg.services["sparql"] = found
-    return found
+    cfg = reg.config
+    return reg.service("sparql", lambda: QueryRunner(reg.store, cfg["SPARQL_WORKERS"], cfg["SPARQL_TIMEOUT_S"],
+                                                     cfg["SPARQL_MAX_PENDING"], cfg["SPARQL_ROW_CAP"]))
 
 
 # -- the protocol -----------------------------------------------------------------------------

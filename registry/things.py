@@ -100,11 +100,7 @@ class EventBus:
 
 def bus() -> EventBus:
     reg = registry()
-    found = reg.services.get("events")
-    if found is None:
-        with reg.write_lock:
-            found = reg.services.setdefault("events", EventBus(reg.config["EVENT_HISTORY"], reg.config["SSE_MAX_STREAMS"]))
-    return found
+    return reg.service("events", lambda: EventBus(reg.config["EVENT_HISTORY"], reg.config["SSE_MAX_STREAMS"]))
 
 
 def merge_patch(target, patch):
@@ -251,13 +247,7 @@ class ThingIndex:
 
 def index() -> ThingIndex:
     reg = registry()
-    found = reg.services.get("things")
-    if found is None:
-        with reg.write_lock:
-            found = reg.services.get("things")
-            if found is None:
-                found = reg.services["things"] = ThingIndex(stored_things(reg.store))
-    return found
+    return reg.service("things", lambda: ThingIndex(stored_things(reg.store)))
 
 
 def thing_ids() -> list[str]:
