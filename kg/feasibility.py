@@ -3,6 +3,7 @@ every exclusion comes with its reasons, in numbers. The same constraints exist a
 shapes (shapes/feasibility.ttl) for checking one pair (`check_pair_shacl`)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -89,17 +90,17 @@ class PairCheck:
         return not self.reasons
 
 
-def _bindings(model: str | None, device: str | None, req: Request) -> str:
+def _bindings(models: list[str | None], device: str | None, req: Request) -> str:
     def term(v, kind):
         if v is None:
             return "UNDEF"
         return f"<{v}>" if kind == "iri" else repr(float(v)) if kind == "num" else str(int(v))
 
     names = "?model ?device ?reserveRam ?reserveFlash ?maxLatency ?maxEnergy"
-    row = " ".join([term(model, "iri"), term(device, "iri"), term(req.reserved_ram_bytes, "int"),
-                    term(req.reserved_flash_bytes, "int"), term(req.max_latency_ms, "num"),
-                    term(req.max_energy_uj, "num")])
-    return f"VALUES ({names}) {{ ({row}) }}"
+    rest = " ".join([term(device, "iri"), term(req.reserved_ram_bytes, "int"), term(req.reserved_flash_bytes, "int"),
+                     term(req.max_latency_ms, "num"), term(req.max_energy_uj, "num")])
+    rows = " ".join(f"({term(m, 'iri')} {rest})" for m in models)
+    return f"VALUES ({names}) {{ {rows} }}"
 
 
 def _reasons(f: dict, req: Request) -> tuple[list[str], list[str]]:
@@ -136,10 +137,15 @@ def _reasons(f: dict, req: Request) -> tuple[list[str], list[str]]:
 
 
 def check_pairs(store: Store, model: str | None = None, device: str | None = None,
-                request: Request = Request()) -> list[PairCheck]:
-    """Every (model, device) pair matching the bound ends, with each constraint's verdict."""
-    pair = "VALUES (?model ?device) {{ ({} {}) }}".format(*(f"<{v}>" if v else "UNDEF" for v in (model, device)))
-    sparql = (named_query("feasibility_checks").replace("#BINDINGS#", _bindings(model, device, request))
+                request: Request = Request(), models: list[str] | None = None) -> list[PairCheck]:
+    """Every (model, device) pair matching the bound ends, with each constraint's verdict.
+    `models` binds several models at once (with `device`: those models on that device)."""
+    ends = models if models is not None else [model]
+    if not ends:
+        return []
+    pair = "VALUES (?model ?device) {{ {} }}".format(" ".join(
+        "({} {})".format(*(f"<{v}>" if v else "UNDEF" for v in (m, device))) for m in ends))
+    sparql = (named_query("feasibility_checks").replace("#BINDINGS#", _bindings(ends, device, request))
               .replace("#PAIR#", pair))
     out = []
     for f in store.select(sparql).dicts():
@@ -148,22 +154,31 @@ def check_pairs(store: Store, model: str | None = None, device: str | None = Non
     return sorted(out, key=lambda p: (p.model, p.device))
 
 
-def _task_filter(store: Store, checks: list[PairCheck], request: Request) -> list[PairCheck]:
-    if not request.task:
-        return checks
-    rows = store.select(f"SELECT ?m WHERE {{ ?m <{AR.performsTask}> <{request.task}> }}")
-    keep = set(rows.column("m"))
-    return [c for c in checks if c.model in keep]
+def _wanted(store: Store, request: Request) -> set[str] | None:
+    """The models of the request's task and modality (None: no such restriction)."""
+    keep = None
+    for prop, value in ((AR.performsTask, request.task),
+                        (AR.hasModality, _MODALITY_IRI.get(request.modality) if request.modality else None)):
+        if value:
+            found = set(store.select(f"SELECT ?m WHERE {{ ?m <{prop}> <{value}> }}").column("m"))
+            keep = found if keep is None else keep & found
+    return keep
 
 
-def feasible_models(store: Store, request: Request) -> tuple[list[PairCheck], list[PairCheck]]:
-    """(feasible, excluded) models for the request's device, restricted to its task if given."""
+def feasible_models(store: Store, request: Request, why: bool = True) -> tuple[list[PairCheck], list[PairCheck]]:
+    """(feasible, excluded) models for the request's device, restricted to its task and
+    modality if given. why=False skips the excluded ones: the indexed one-device query
+    (`fast_feasible_models`) picks the feasible models and only those pairs are checked in
+    full, for their figures, which keeps the answer fast on a large registry."""
     request.validated()
-    checks = _task_filter(store, check_pairs(store, device=request.device, request=request), request)
-    if request.modality:
-        want = _MODALITY_IRI[request.modality]
-        rows = store.select(f"SELECT ?m WHERE {{ ?m <{AR.hasModality}> <{want}> }}")
-        keep = set(rows.column("m"))
+    keep = _wanted(store, request)
+    if why:
+        checks = check_pairs(store, device=request.device, request=request)
+    else:
+        fast = fast_feasible_models(store, request)
+        checks = check_pairs(store, device=request.device, request=request,
+                             models=sorted(fast if keep is None else fast & keep))
+    if keep is not None:
         checks = [c for c in checks if c.model in keep]
     return [c for c in checks if c.feasible], [c for c in checks if not c.feasible]
 
@@ -231,11 +246,43 @@ def _sparql_list(values, iri: bool) -> str:
     return ", ".join(f"<{v}>" if iri else '"' + v.replace('"', '\\"') + '"' for v in items)
 
 
+def _tsv_rows(store: Store, sparql: str) -> list[list[str]]:
+    """SELECT rows as lexical strings, read from the store's TSV serialisation: tens of
+    thousands of rows cost milliseconds this way instead of Python objects per term.
+    Only for IRIs and simple literals (numbers, booleans), which is what the fast path reads."""
+    _, body = store.query_serialized(sparql, "tsv")
+    # IRIs cannot contain '<' or '>', so dropping them all unwraps every IRI at once.
+    lines = body.decode().replace("<", "").replace(">", "").split("\n")[1:]
+    return [[cell.split('"')[1] if cell.startswith('"') else cell for cell in line.split("\t")]
+            for line in lines if line]
+
+
+def _iri_column(store: Store, sparql: str) -> set[str]:
+    _, body = store.query_serialized(sparql, "tsv")
+    return set(body.decode().replace("<", "").replace(">", "").split("\n")[1:]) - {""}
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _in_parallel(store: Store, queries: list[str]) -> set[str]:
+    """Union of the answers of independent queries, run on two threads (the stores release
+    the GIL while they evaluate, so listing the models of a large device takes half the time)."""
+    global _POOL
+    if len(queries) == 1:
+        return _iri_column(store, queries[0])
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(2, thread_name_prefix="feasibility")
+    return set().union(*_POOL.map(lambda q: _iri_column(store, q), queries))
+
+
 def fast_feasible_models(store: Store, request: Request) -> set[str]:
-    """The feasible models of one device by the fast path (device profile inlined, see
-    kg/queries/feasible_models_for_device.rq), then corrected by this device's measurements
-    (measured RAM/flash replace the estimates; measured latency/energy meet the budgets).
-    Agrees with `check_pairs` (a test compares them on every pair of the demo registry)."""
+    """The feasible models of one device by the fast path: the device's profile is inlined
+    into the requirement-index queries (kg/queries/device_requirement_classes.rq, then
+    models_in_requirement_classes.rq; see kg/requirements.py), then the result is corrected by
+    this device's measurements (measured RAM/flash replace the estimates; measured
+    latency/energy meet the budgets). Agrees with `check_pairs` (a test compares them on every
+    pair of the demo registry)."""
     rows = store.select(named_query("device_profile").replace("#DEVICE#", f"<{request.device}>")).dicts()
     if not rows or rows[0]["ram"] is None or rows[0]["flash"] is None:
         return set()
@@ -251,15 +298,28 @@ def fast_feasible_models(store: Store, request: Request) -> set[str]:
         op_rows = store.select(
             f"SELECT DISTINCT ?op WHERE {{ VALUES ?rt {{ {' '.join(f'<{r}>' for r in runtimes)} }} ?rt <{AR.supportsOperator}> ?op }}")
         ops = set(op_rows.column("op"))
-    formats = " ".join(f"(<{f}> {c})" for f, c in code.items())
     found: set[str] = set()
-    if formats:
-        sparql = (named_query("feasible_models_for_device")
-                  .replace("#FORMATS#", formats).replace("#RAM#", str(ram)).replace("#FLASH#", str(flash))
-                  .replace("#OPS#", _sparql_list(ops, iri=False))
-                  .replace("#SENSORS#", _sparql_list([r["sensor"] for r in rows], iri=True))
-                  .replace("#MODALITIES#", _sparql_list([r["modality"] for r in rows], iri=True)))
-        found = set(store.select(sparql).column("model"))
+    if code:
+        limits = {"#RAM#": str(ram), "#FLASH#": str(flash)}
+        sparql = named_query("device_requirement_classes").replace(
+            "#FORMATS#", " ".join(f"(<{f}> {c})" for f, c in code.items()))
+        for key, value in {**limits, "#OPS#": _sparql_list(ops, iri=False),
+                           "#SENSORS#": _sparql_list([r["sensor"] for r in rows], iri=True),
+                           "#MODALITIES#": _sparql_list([r["modality"] for r in rows], iri=True)}.items():
+            sparql = sparql.replace(key, value)
+        classes = _tsv_rows(store, sparql)
+        whole = [f"<{c}>" for c, _, w in classes if w in ("true", "1")]
+        straddling = [f"(<{c}> {b})" for c, b, w in classes if w not in ("true", "1")]
+        members = named_query("models_in_requirement_classes")
+        for key, value in limits.items():
+            members = members.replace(key, value)
+        # Two queries, the whole classes dealt alternately between them so they share the work
+        # (an empty VALUES block gets a row that matches nothing: some engines reject empty ones).
+        none = "<urn:arachne:none>"
+        found = _in_parallel(store, [members.replace("#WHOLE#", " ".join(whole[i::2]) or none)
+                                     .replace("#STRADDLING#", " ".join(straddling) if i == 0 and straddling
+                                              else f"({none} 0)")
+                                     for i in range(2)])
     # Pairs this device has measurements for are decided by the full check, which uses them.
     measured = store.select(f"SELECT DISTINCT ?m WHERE {{ ?b <{AR.onDevice}> <{request.device}> ; <{AR.ofModel}> ?m }}")
     for model in measured.column("m"):

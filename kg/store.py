@@ -131,12 +131,22 @@ class GraphStore:
 
     # -- graphs -----------------------------------------------------------
     def put_graphs(self, graphs: Mapping[str, Graph]) -> None:
-        """Replace each named graph by the given triples, all in ONE transaction (one update request)."""
+        """Replace each named graph by the given triples, all in ONE transaction (one update request).
+
+        The requirement index (kg/requirements.py) of the models in them is written in the same
+        transaction, so the fast feasibility query never sees a model without its index entry."""
+        from kg.requirements import INDEX_GRAPH, annotate
+
+        links, index = annotate(graphs)
         ops = []
         for name, graph in graphs.items():
             ops.append(f"DROP SILENT GRAPH <{name}>")
             if len(graph):
                 ops.append(self._insert_op(name, graph))
+            if name in links:
+                ops.append(self._insert_op(name, links[name]))
+        if len(index):
+            ops.append(self._insert_op(INDEX_GRAPH, index))
         if ops:
             self.update(" ;\n".join(ops))
 

@@ -14,7 +14,9 @@ Protocols (all seeded, nothing tuned on a held-out split):
 * MLPerf Tiny: latency regression, leave-one-board-out over ``board_canonical``.
 * STM32 model zoo: per (task, dataset, metric, board) group with >= 3
   candidates, ground truth = Copeland over true accuracy, latency and RAM;
-  leave-one-board-out, the held-out board's latency/RAM are predicted.
+  leave-one-board-out, the held-out board's latency/RAM are predicted.  Shadow's
+  noise scales and threshold (uncertainty-aware Copeland) come from a nested
+  leave-one-board-out over the training boards only.
 * digits: a small zoo trained here; estimator scores vs. real fine-tuned accuracy.
 """
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .aggregation import copeland
-from .hardware import LatencyModel, MeasurementModel, core_family
+from .hardware import LatencyModel, MeasurementModel, core_family, relative_error_scale
 from .metrics import ndcg_at_k, spearman, top1_regret, weighted_tau
 from .spider import FusionRanker, RankingTask, SpiderConfig, SpiderRanker, _torch_threads
 from .transferability import leep, logme, nce, shrinkage_h_score
@@ -476,6 +478,70 @@ def stm32_ground_truth(cands: list[dict]):
                     [c["id"] for c in cands], directions={"latency": "min", "ram": "min"})
 
 
+STM32_DIRECTIONS = {"latency": "min", "ram": "min"}
+# Candidate thresholds (in units of the predictor's relative error) for the
+# uncertainty-aware Copeland; 0 = plain Copeland.  Fixed before any run; the
+# value used for a held-out board is picked by inner leave-one-board-out.
+STM32_THRESHOLDS = (0.0, 0.25, 0.5, 1.0, 2.0, math.inf)
+
+
+def stm32_shadow(cands: list[dict], plat, pram, noise: Mapping[str, float] | None = None,
+                 threshold: float = 0.0, task: bool = True):
+    """Shadow (task voter first, then predicted latency and RAM) or, task=False, hardware only.
+
+    With ``threshold`` > 0 the latency and RAM voters are linked (see
+    :func:`ranker.aggregation.copeland`): a disagreement between them within
+    ``threshold`` x ``noise`` is settled by the more confident one.
+    """
+    voters = {"task": [c["accuracy"] for c in cands]} if task else {}
+    voters.update({"latency": plat, "ram": pram})
+    return copeland(voters, [c["id"] for c in cands], directions=STM32_DIRECTIONS,
+                    noise=noise, linked=("latency", "ram"), threshold=threshold)
+
+
+def _stm32_fit_hw(train_rows: list[dict], kind: str):
+    return tuple(MeasurementModel(target, numeric=STM32_NUMERIC, categorical=STM32_CATEGORICAL,
+                                  key_fields=("model", "device"), kind=kind).fit(train_rows)
+                 for target in ("latency_ms", "ram_kib"))
+
+
+def stm32_inner_calibration(pool: list[dict], held: str, kind: str = "ridge+gbr") -> dict:
+    """Nested leave-one-board-out on the training boards only (``pool`` excludes ``held``).
+
+    Each training board is predicted by regressors fitted on the remaining
+    ones (other-board features exclude it and ``held``).  Returns the relative
+    error scale of log latency and log RAM (the ``noise`` of :func:`stm32_shadow`)
+    and, for Shadow and hardware-only, the threshold from STM32_THRESHOLDS with
+    the best mean weighted tau on the training boards' groups (ties: smaller).
+    """
+    pred = []
+    for b in sorted({r["board"] for r in pool}):
+        ipool = [r for r in pool if r["board"] != b]
+        train = _add_other_board_features(ipool, ipool, {held, b})
+        test = _add_other_board_features([r for r in pool if r["board"] == b], ipool, {held, b})
+        lat_m, ram_m = _stm32_fit_hw(train, kind)
+        for r, pl, pr in zip(test, lat_m.predict_log(test), ram_m.predict_log(test)):
+            pred.append(dict(r, pred_log_lat=float(pl), pred_log_ram=float(pr)))
+    gkey = [(r["device"], r["task"], r["dataset"]) for r in pred]
+    logv = lambda r, k: math.log(r[k]) if r[k] > 0 else float("nan")
+    noise = {"latency": relative_error_scale([logv(r, "latency_ms") for r in pred],
+                                             [r["pred_log_lat"] for r in pred], gkey),
+             "ram": relative_error_scale([logv(r, "ram_kib") for r in pred],
+                                         [r["pred_log_ram"] for r in pred], gkey)}
+    groups = list(stm32_groups(pred).values())
+    out = {"noise": noise, "inner_groups": len(groups)}
+    for name, task in (("shadow", True), ("hw_only", False)):
+        mean_tau = {}
+        for th in STM32_THRESHOLDS:
+            mean_tau[th] = _nanmean(
+                weighted_tau(stm32_ground_truth(g).order_scores(),
+                             stm32_shadow(g, [r["pred_log_lat"] for r in g], [r["pred_log_ram"] for r in g],
+                                          noise, th, task).order_scores()) for g in groups)
+        out[name] = max(STM32_THRESHOLDS, key=lambda t: (mean_tau[t], -t))
+        out[name + "_inner_tau_w"] = mean_tau
+    return out
+
+
 _CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-a")
 
 
@@ -499,13 +565,22 @@ def _fusion_vectors(group: list[dict], tasks_vocab: list[str]):
 
 def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
                    kinds: Sequence[str] = ("ridge+gbr", "gbr"),
-                   boards: Sequence[str] | None = None) -> dict[str, float]:
+                   boards: Sequence[str] | None = None,
+                   details: dict | None = None) -> dict[str, float]:
     """Leave-one-board-out hardware-aware ranking on the STM32 zoo.
 
     For each held-out board the latency and RAM regressors (one per ``kinds``
     entry; the first is the headline) are fitted on every other board's rows,
     and the Fusion ranker on the other boards' groups.  Figures are means over
     the held-out groups.  ``boards`` restricts the held-out boards (tests).
+
+    Shadow is the uncertainty-aware Copeland (:func:`stm32_shadow`): its noise
+    scales and threshold come from :func:`stm32_inner_calibration` on the
+    training boards only; ``shadow_plain`` is plain Copeland.  ``hw_only`` is
+    plain Copeland over the two predictions (the reference baseline) and
+    ``hw_only_linked`` gives it the same uncertainty handling, with its own
+    nested threshold.  ``details`` (optional) receives per-group taus
+    ``{name: [(board, group key, tau_w), ...]}`` and the nested choices.
     """
     rows = stm32_rows(data_dir)
     groups = stm32_groups(rows)
@@ -514,24 +589,26 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
     if boards is not None:
         eval_boards = [b for b in eval_boards if b in set(boards)]
     per: dict[str, dict[str, list[float]]] = {}
+    per_group: dict[str, list[tuple]] = {}
 
-    def record(name, truth, pred):
+    def record(name, truth, pred, held=None, key=None):
         d = per.setdefault(name, {"tau_w": [], "ndcg5": [], "regret": []})
         d["tau_w"].append(weighted_tau(truth, pred))
         d["ndcg5"].append(ndcg_at_k(truth, pred, 5))
         d["regret"].append(top1_regret(truth, pred))
+        per_group.setdefault(name, []).append((held, key, d["tau_w"][-1]))
 
-    dirs = {"latency": "min", "ram": "min"}
+    dirs = STM32_DIRECTIONS
+    chosen = {}
     for held in eval_boards:
         log(f"stm32: held-out board {held}")
         pool = [r for r in rows if r["board"] != held]
         train = _add_other_board_features(pool, pool, {held})
-        regs = {}
-        for kind in kinds:
-            regs[kind] = tuple(
-                MeasurementModel(target, numeric=STM32_NUMERIC, categorical=STM32_CATEGORICAL,
-                                 key_fields=("model", "device"), kind=kind).fit(train)
-                for target in ("latency_ms", "ram_kib"))
+        regs = {kind: _stm32_fit_hw(train, kind) for kind in kinds}
+        calib = stm32_inner_calibration(pool, held, kinds[0])
+        chosen[held] = calib
+        log(f"  nested: noise {calib['noise']}, threshold shadow {calib['shadow']}, "
+            f"hw_only {calib['hw_only']} ({calib['inner_groups']} inner groups)")
         # Fusion: trained on the other boards' groups (their true hardware numbers are known).
         fus_tasks = []
         for key, g in groups.items():
@@ -553,18 +630,23 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
             ids = [c["id"] for c in test]
             truth = stm32_ground_truth(test).order_scores()
             accv = [c["accuracy"] for c in test]
-            record("task_only", truth, np.array(accv))
+            record("task_only", truth, np.array(accv), held, key)
             if fusion is not None:
                 mf, tk, hw = _fusion_vectors(test, tasks_vocab)
-                record("fusion", truth, fusion.score(mf, tk, hw))
+                record("fusion", truth, fusion.score(mf, tk, hw), held, key)
             for i, kind in enumerate(kinds):
                 sfx = "" if i == 0 else "_" + kind.replace("+", "_")
-                plat = np.exp(regs[kind][0].predict_log(test))
-                pram = np.exp(regs[kind][1].predict_log(test))
-                shadow = copeland({"task": accv, "latency": plat, "ram": pram}, ids, directions=dirs)
-                hw_only = copeland({"latency": plat, "ram": pram}, ids, directions=dirs)
-                record("shadow" + sfx, truth, shadow.order_scores())
-                record("hw_only" + sfx, truth, hw_only.order_scores())
+                plat = regs[kind][0].predict_log(test)
+                pram = regs[kind][1].predict_log(test)
+                if i == 0:
+                    noise = calib["noise"]
+                    record("shadow", truth, stm32_shadow(test, plat, pram, noise, calib["shadow"])
+                           .order_scores(), held, key)
+                    record("hw_only_linked", truth, stm32_shadow(test, plat, pram, noise, calib["hw_only"],
+                                                                 task=False).order_scores(), held, key)
+                record("shadow_plain" + sfx, truth, stm32_shadow(test, plat, pram).order_scores(), held, key)
+                record("hw_only" + sfx, truth, stm32_shadow(test, plat, pram, task=False).order_scores(),
+                       held, key)
                 per.setdefault("lat_sp" + sfx, {"tau_w": []})["tau_w"].append(
                     spearman([c["latency_ms"] for c in test], plat))
                 per.setdefault("ram_sp" + sfx, {"tau_w": []})["tau_w"].append(
@@ -572,9 +654,9 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
             # Diagnostic ceiling: hw-only with the TRUE latency/RAM (Shadow's is 1 by construction).
             oracle = copeland({"latency": [c["latency_ms"] for c in test],
                                "ram": [c["ram_kib"] for c in test]}, ids, directions=dirs)
-            record("hw_only_oracle", truth, oracle.order_scores())
+            record("hw_only_oracle", truth, oracle.order_scores(), held, key)
     res: dict[str, float] = {}
-    for name in ("shadow", "fusion", "task_only", "hw_only"):
+    for name in ("shadow", "shadow_plain", "fusion", "task_only", "hw_only", "hw_only_linked"):
         d = per.get(name)
         if d is None:
             continue
@@ -585,12 +667,29 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
     for i, kind in enumerate(kinds):
         sfx = "" if i == 0 else "_" + kind.replace("+", "_")
         if i:
-            res[f"stm32_shadow_tau_w{sfx}"] = _nanmean(per["shadow" + sfx]["tau_w"])
+            res[f"stm32_shadow_plain_tau_w{sfx}"] = _nanmean(per["shadow_plain" + sfx]["tau_w"])
             res[f"stm32_hw_only_tau_w{sfx}"] = _nanmean(per["hw_only" + sfx]["tau_w"])
         res[f"stm32_pred_latency_within_group_spearman{sfx}"] = _nanmean(per["lat_sp" + sfx]["tau_w"])
         res[f"stm32_pred_ram_within_group_spearman{sfx}"] = _nanmean(per["ram_sp" + sfx]["tau_w"])
+    # Per held-out board, and the nested choices, so a mean is never read without its spread.
+    for held in eval_boards:
+        for name in ("shadow", "shadow_plain", "hw_only", "hw_only_linked", "task_only"):
+            res[f"stm32_{name}_tau_w@{held}"] = _nanmean(t for b, _, t in per_group[name] if b == held)
+        res[f"stm32_shadow_threshold@{held}"] = float(chosen[held]["shadow"])
+        res[f"stm32_hw_only_linked_threshold@{held}"] = float(chosen[held]["hw_only"])
+    # Paired bootstrap over the groups (seeded): is Shadow's lead over a baseline more than noise?
+    for base in ("hw_only", "hw_only_linked"):
+        diff = np.array([a[2] - b[2] for a, b in zip(per_group["shadow"], per_group[base])])
+        diff = diff[np.isfinite(diff)]
+        boot = np.random.default_rng(0).choice(diff, (10000, len(diff))).mean(axis=1)
+        res[f"stm32_shadow_minus_{base}_mean"] = float(diff.mean())
+        res[f"stm32_shadow_minus_{base}_ci95_low"] = float(np.percentile(boot, 2.5))
+        res[f"stm32_shadow_minus_{base}_ci95_high"] = float(np.percentile(boot, 97.5))
     res["stm32_groups"] = float(sum(1 for k in groups if k[3] in set(eval_boards)))
     res["stm32_boards"] = float(len(eval_boards))
+    if details is not None:
+        details["per_group"] = per_group
+        details["nested"] = chosen
     return res
 
 

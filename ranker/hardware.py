@@ -41,6 +41,7 @@ __all__ = [
     "MeasurementModel",
     "LatencyModel",
     "memory_headroom",
+    "relative_error_scale",
     "core_family",
     "runtime_family",
     "quantization_kind",
@@ -147,6 +148,29 @@ def memory_headroom(device_ram_bytes: float, arena_bytes: float) -> float:
     if device_ram_bytes is None or device_ram_bytes <= 0:
         raise ValueError("device RAM must be positive")
     return (float(device_ram_bytes) - float(arena_bytes)) / float(device_ram_bytes)
+
+
+def relative_error_scale(true_log: Sequence[float], pred_log: Sequence[float],
+                         groups: Sequence) -> float:
+    """Robust scale of a predictor's error on RELATIVE values within groups.
+
+    A ranking only compares candidates on the same device, so an error shared
+    by a whole group (a board predicted uniformly too slow) does not matter:
+    each group's residuals (pred - true, e.g. in log ms) are centred on their
+    median, and the scale is 1.4826 x the median absolute centred residual (the
+    standard deviation for Gaussian errors, robust to a few wild predictions).
+    Groups with one finite row carry no relative information and are skipped.
+    NaN when no group has two rows.
+    """
+    e = np.asarray(pred_log, dtype=float) - np.asarray(true_log, dtype=float)
+    by: dict = {}
+    for g, v in zip(groups, e):
+        if np.isfinite(v):
+            by.setdefault(g, []).append(v)
+    centred = [np.asarray(v) - np.median(v) for v in by.values() if len(v) >= 2]
+    if not centred:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(np.concatenate(centred))))
 
 
 @dataclass

@@ -495,15 +495,12 @@ def feasible():
     store = registry().store
     budgets = (_number(args, "max_latency_ms", float), _number(args, "max_energy_uj", float),
                _number(args, "reserve_ram", int) or 0, _number(args, "reserve_flash", int) or 0)
+    why = args.get("why", "").lower() in ("1", "true", "yes")
     try:
         if device:
             iri = resolve(device, "device")
             req = make_request(iri, _task(args.get("task")), args.get("modality") or None, *budgets)
-            if req.task or req.modality:
-                ok, excluded = feasibility.feasible_models(store, req)
-            else:  # no task: every model is a candidate (feasible_models insists on a task or modality)
-                checks = feasibility.check_pairs(store, device=iri, request=req)
-                ok, excluded = [c for c in checks if c.feasible], [c for c in checks if not c.feasible]
+            ok, excluded = feasibility.feasible_models(store, req, why=why)
         else:
             iri = resolve(model, "model")
             req = make_request(None, _task(args.get("task")), args.get("modality") or None, *budgets)
@@ -511,9 +508,9 @@ def feasible():
     except InputError as exc:
         raise _input_problem(exc) from None
     body = {"device" if device else "model": iri, "feasible": [check_json(c) for c in ok]}
-    if args.get("why", "").lower() in ("1", "true", "yes"):
+    if why:
         body["excluded"] = [check_json(c) for c in excluded]
-    else:
+    elif model:  # the device side lists only feasible models unless asked why (the fast path)
         body["excludedCount"] = len(excluded)
     return Response(json.dumps(_plain(body)), 200, content_type="application/json")
 

@@ -172,6 +172,19 @@ def stats(ctx):
 
 
 @cli.command()
+@click.pass_context
+@user_errors
+def reindex(ctx):
+    """Rebuild the requirement index the fast feasibility query uses (kg/requirements.py).
+
+    Arachne keeps it up to date on every write it makes; run this after other tools wrote
+    models into the store (a bulk load straight into Oxigraph, SPARQL updates)."""
+    from kg.requirements import reindex as rebuild
+
+    out.print(f"indexed {rebuild(open_store(ctx), progress=True)} models")
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(["turtle", "nquads", "trig", "jsonld", "ntriples"]), default="nquads")
 @click.option("--graph", help="Export one named graph only.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
@@ -240,7 +253,7 @@ def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, 
     if device:
         request = make_request(resolve(store, "device", device), task, modality, max_latency_ms, max_energy_uj,
                                reserve_ram, reserve_flash)
-        ok, excluded = feasibility.feasible_models(store, request)
+        ok, excluded = feasibility.feasible_models(store, request, why=why)
         key = "model"
     else:
         request = make_request(None, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash)

@@ -1,8 +1,10 @@
 """Bad input is rejected with a readable message and leaves the store as it was."""
 import pytest
+from rdflib import URIRef
 
 from kg.errors import InputError
-from kg.loading import check_file, init_store, load_files
+from kg.ids import AR
+from kg.loading import check_file, file_graph_name, init_store, load_files
 from kg.store import Store
 
 GOOD = """@prefix ar: <https://w3id.org/arachne#> . @prefix schema: <https://schema.org/> .
@@ -21,9 +23,11 @@ def store():
 def test_good_file_loads(store, tmp_path):
     path = tmp_path / "tiny.ttl"
     path.write_text(GOOD)
-    before = store.count()
     load_files(store, [path])
-    assert store.count() == before + 5
+    graph = store.get_graph(file_graph_name(path))
+    # The file's 5 triples, plus the model's link into the requirement index (kg/requirements.py).
+    assert len(graph) == 6
+    assert graph.value(URIRef("https://w3id.org/arachne/model/tiny"), AR.requirementClass) is not None
 
 
 def test_malformed_turtle_names_file_and_line_and_changes_nothing(store, tmp_path):

@@ -47,8 +47,22 @@ def test_stm32_groups_and_one_held_out_board(shared):
     gt = ev.stm32_ground_truth(groups[key])
     assert len(gt.order) == len(groups[key])
     res = ev.evaluate_stm32(shared, fusion_epochs=5, kinds=("ridge",), boards=["B-U585I-IOT02A"])
-    for name in ("shadow", "fusion", "task_only", "hw_only"):
+    for name in ("shadow", "shadow_plain", "fusion", "task_only", "hw_only", "hw_only_linked"):
         assert math.isfinite(res[f"stm32_{name}_tau_w"])
+    assert res["stm32_shadow_threshold@B-U585I-IOT02A"] in ev.STM32_THRESHOLDS
+
+
+def test_stm32_shadow_threshold_zero_is_plain_copeland():
+    cands = [{"id": "a", "accuracy": 70.0}, {"id": "b", "accuracy": 80.0}, {"id": "c", "accuracy": 75.0}]
+    lat, ram = [0.0, 2.0, 1.0], [0.1, 0.0, 1.0]
+    plain = ev.copeland({"task": [70.0, 80.0, 75.0], "latency": lat, "ram": ram}, ["a", "b", "c"],
+                        directions=ev.STM32_DIRECTIONS)
+    assert ev.stm32_shadow(cands, lat, ram).order == plain.order
+    # a vs b: latency favours a by 2, RAM favours b by 0.1 (within noise 1 x 0.5): a now beats b.
+    r = ev.stm32_shadow(cands, lat, ram, {"latency": 1.0, "ram": 1.0}, threshold=0.5)
+    assert r.pairwise[0, 1] == 2 and r.order[0] == "a"
+    hw = ev.stm32_shadow(cands, lat, ram, task=False)
+    assert hw.voters == ["latency", "ram"]
 
 
 def test_digits_zoo_runs_on_three_models():

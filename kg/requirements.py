@@ -1,0 +1,165 @@
+"""The requirement index: what every model needs from a device, grouped so that the
+one-device feasibility query does not have to visit each model.
+
+A model's *requirement profile* is what it needs qualitatively: its format, operator set,
+required sensor classes and input modalities. Registries hold many models but few profiles
+(models come from a handful of architectures and converters). Its *requirement class* adds
+its RAM (tensor arena) and size (file bytes), each rounded into a geometric bucket of
+ratio 2^(1/8), whose exact bounds the class node carries. Then, for one device,
+kg/queries/device_requirement_classes.rq checks operators, sensors and modalities once per
+profile and RAM/flash once per class, and models_in_requirement_classes.rq keeps every model
+of a class whose upper bounds fit without looking at it and checks the exact figures only for
+the models of classes that straddle the device's limits.
+
+Buckets have fixed bounds, so a model's class depends on the model alone: writing or
+dropping one model never changes another's class. Each model's `ar:requirementClass` link
+lives in the model's own named graph (it goes when the model is replaced or dropped); the
+profile and class nodes live in INDEX_GRAPH, shared, and are only ever added to.
+`GraphStore.put_graphs` keeps the index in step with every write; `reindex` rebuilds it for
+a store other tools wrote to.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Iterable, Mapping
+
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDF, XSD
+
+from kg.ids import AR, BASE
+
+INDEX_GRAPH = BASE + "graph/requirement-index"
+STEPS_PER_DOUBLING = 8  # bucket ratio 2^(1/8) ~ 1.09: few boundary models, few thousand classes
+
+
+def bucket_low(k: int) -> int:
+    """Smallest byte count in bucket k (bucket k holds [bucket_low(k), bucket_low(k+1)))."""
+    return math.ceil(2 ** (k / STEPS_PER_DOUBLING)) if k > 0 else 0
+
+
+def bucket(n: int) -> int:
+    """The bucket holding a byte count (exact integer bounds; float rounding corrected)."""
+    if n < 2:
+        return 0  # bucket 0 is [0, 2); buckets 1-7 are empty, as ceil() makes them start at 2
+    k = int(math.floor(STEPS_PER_DOUBLING * math.log2(n)))
+    while bucket_low(k) > n:
+        k -= 1
+    while bucket_low(k + 1) <= n:
+        k += 1
+    return k
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:20]
+
+
+def _nt_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+_INT = f"^^<{XSD.integer}>"
+
+
+def index_entry(fmt: str, arena: int, size: int | None, ops: Iterable[str], sensors: Iterable[str],
+                modalities: Iterable[str]) -> tuple[str, list[str]]:
+    """(requirement class IRI, N-Triples lines of its profile and class nodes) for one model."""
+    ops, sensors, modalities = sorted(set(ops)), sorted(set(sensors)), sorted(set(modalities))
+    profile = f"{BASE}requirements/{_digest(fmt, ops, sensors, modalities)}"
+    ka = bucket(arena)
+    # Unknown size: the full check skips the flash test then, so the class claims 0 bytes.
+    kb = bucket(size) if size is not None else None
+    cls = f"{profile}/{ka}/{'none' if kb is None else kb}"
+    p, c = f"<{profile}>", f"<{cls}>"
+    lines = [f"{p} <{RDF.type}> <{AR.RequirementProfile}> .", f"{p} <{AR.profileFormat}> <{fmt}> ."]
+    lines += [f"{p} <{AR.profileOperator}> {_nt_string(op)} ." for op in ops]
+    lines += [f"{p} <{AR.profileSensor}> <{x}> ." for x in sensors]
+    lines += [f"{p} <{AR.profileModality}> <{x}> ." for x in modalities]
+    low_b, high_b = (0, 0) if kb is None else (bucket_low(kb), bucket_low(kb + 1) - 1)
+    lines += [f"{c} <{RDF.type}> <{AR.RequirementClass}> .", f"{c} <{AR.requirementProfile}> {p} ."]
+    lines += [f'{c} <{prop}> "{value}"{_INT} .' for prop, value in (
+        (AR.minArenaBytes, bucket_low(ka)), (AR.maxArenaBytes, bucket_low(ka + 1) - 1),
+        (AR.minModelBytes, low_b), (AR.maxModelBytes, high_b))]
+    return cls, lines
+
+
+def _int(graph: Graph, node, prop) -> int | None:
+    v = graph.value(node, prop)
+    try:
+        return int(v.toPython()) if v is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def annotate(graphs: Mapping[str, Graph]) -> tuple[dict[str, Graph], Graph]:
+    """Index entries for the models described in graphs about to be written.
+
+    Returns ({graph name: link triples to add to it}, triples to add to INDEX_GRAPH). A model
+    is indexed when its graph gives its format and arena bytes (without a RAM figure no device
+    fits it unless measured, which the feasibility query handles separately)."""
+    links: dict[str, Graph] = {}
+    lines: set[str] = set()
+    for name, graph in graphs.items():
+        if name == INDEX_GRAPH:
+            continue
+        for model in set(graph.subjects(AR.arenaBytes, None)):
+            fmt, arena = graph.value(model, AR.hasFormat), _int(graph, model, AR.arenaBytes)
+            if fmt is None or arena is None or not isinstance(model, URIRef):
+                continue
+            cls, entry = index_entry(str(fmt), arena, _int(graph, model, AR.modelBytes),
+                                     (str(o) for o in graph.objects(model, AR.usesOperator)),
+                                     (str(o) for o in graph.objects(model, AR.requiresSensor)),
+                                     (str(o) for o in graph.objects(model, AR.hasModality)))
+            links.setdefault(name, Graph()).add((model, AR.requirementClass, URIRef(cls)))
+            lines.update(entry)
+    index = Graph()
+    if lines:
+        index.parse(data="\n".join(sorted(lines)), format="nt")
+    return links, index
+
+
+_FACTS = """
+PREFIX ar: <https://w3id.org/arachne#>
+SELECT ?g ?model ?fmt ?arena (SAMPLE(?size) AS ?bytes)
+       (GROUP_CONCAT(DISTINCT ?op; separator=" ") AS ?ops)
+       (GROUP_CONCAT(DISTINCT STR(?sensor); separator=" ") AS ?sensors)
+       (GROUP_CONCAT(DISTINCT STR(?modality); separator=" ") AS ?modalities)
+WHERE {
+  GRAPH ?g { ?model ar:arenaBytes ?arena ; ar:hasFormat ?fmt }
+  OPTIONAL { ?model ar:modelBytes ?size }
+  OPTIONAL { ?model ar:usesOperator ?op }
+  OPTIONAL { ?model ar:requiresSensor ?sensor }
+  OPTIONAL { ?model ar:hasModality ?modality }
+} GROUP BY ?g ?model ?fmt ?arena
+"""
+
+
+def reindex(store, progress: bool = False) -> int:
+    """Rebuild the whole index from the models in the store (for stores written by other
+    tools, or after the bucket layout changes); returns the number of models indexed."""
+    rows = store.select(_FACTS).values()
+    store.update(f"DELETE WHERE {{ GRAPH ?g {{ ?m <{AR.requirementClass}> ?c }} }} ; "
+                 f"DROP SILENT GRAPH <{INDEX_GRAPH}>")
+    links: dict[str, list[str]] = {}
+    lines: set[str] = set()
+    items = rows
+    if progress:
+        from rich.console import Console
+        from rich.progress import track
+
+        items = track(rows, description="indexing models", console=Console(stderr=True), transient=True)
+    for g, model, fmt, arena, size, ops, sensors, modalities in items:
+        cls, entry = index_entry(str(fmt), int(arena), None if size is None else int(size),
+                                 (ops or "").split(), (sensors or "").split(), (modalities or "").split())
+        links.setdefault(str(g), []).append(f"<{model}> <{AR.requirementClass}> <{cls}> .")
+        lines.update(entry)
+    names = list(links)
+    for start in range(0, len(names), 500):  # bounded update requests for remote stores
+        store.update(" ;\n".join(f"INSERT DATA {{ GRAPH <{n}> {{\n" + "\n".join(links[n]) + "\n} }"
+                                  for n in names[start:start + 500]))
+    if lines:
+        store.load_ntriples(INDEX_GRAPH, ("\n".join(sorted(lines)) + "\n").encode())
+    return len(rows)
+
+
+__all__ = ["INDEX_GRAPH", "annotate", "bucket", "bucket_low", "index_entry", "reindex"]
