@@ -90,17 +90,17 @@ class PairCheck:
         return not self.reasons
 
 
-def _bindings(models: list[str | None], device: str | None, req: Request) -> str:
+def _bindings(model: str | None, device: str | None, req: Request) -> str:
     def term(v, kind):
         if v is None:
             return "UNDEF"
         return f"<{v}>" if kind == "iri" else repr(float(v)) if kind == "num" else str(int(v))
 
     names = "?model ?device ?reserveRam ?reserveFlash ?maxLatency ?maxEnergy"
-    rest = " ".join([term(device, "iri"), term(req.reserved_ram_bytes, "int"), term(req.reserved_flash_bytes, "int"),
-                     term(req.max_latency_ms, "num"), term(req.max_energy_uj, "num")])
-    rows = " ".join(f"({term(m, 'iri')} {rest})" for m in models)
-    return f"VALUES ({names}) {{ {rows} }}"
+    row = " ".join([term(model, "iri"), term(device, "iri"), term(req.reserved_ram_bytes, "int"),
+                    term(req.reserved_flash_bytes, "int"), term(req.max_latency_ms, "num"),
+                    term(req.max_energy_uj, "num")])
+    return f"VALUES ({names}) {{ ({row}) }}"
 
 
 def _reasons(f: dict, req: Request) -> tuple[list[str], list[str]]:
@@ -137,15 +137,10 @@ def _reasons(f: dict, req: Request) -> tuple[list[str], list[str]]:
 
 
 def check_pairs(store: Store, model: str | None = None, device: str | None = None,
-                request: Request = Request(), models: list[str] | None = None) -> list[PairCheck]:
-    """Every (model, device) pair matching the bound ends, with each constraint's verdict.
-    `models` binds several models at once (with `device`: those models on that device)."""
-    ends = models if models is not None else [model]
-    if not ends:
-        return []
-    pair = "VALUES (?model ?device) {{ {} }}".format(" ".join(
-        "({} {})".format(*(f"<{v}>" if v else "UNDEF" for v in (m, device))) for m in ends))
-    sparql = (named_query("feasibility_checks").replace("#BINDINGS#", _bindings(ends, device, request))
+                request: Request = Request()) -> list[PairCheck]:
+    """Every (model, device) pair matching the bound ends, with each constraint's verdict."""
+    pair = "VALUES (?model ?device) {{ ({} {}) }}".format(*(f"<{v}>" if v else "UNDEF" for v in (model, device)))
+    sparql = (named_query("feasibility_checks").replace("#BINDINGS#", _bindings(model, device, request))
               .replace("#PAIR#", pair))
     out = []
     for f in store.select(sparql).dicts():
@@ -165,19 +160,13 @@ def _wanted(store: Store, request: Request) -> set[str] | None:
     return keep
 
 
-def feasible_models(store: Store, request: Request, why: bool = True) -> tuple[list[PairCheck], list[PairCheck]]:
+def feasible_models(store: Store, request: Request) -> tuple[list[PairCheck], list[PairCheck]]:
     """(feasible, excluded) models for the request's device, restricted to its task and
-    modality if given. why=False skips the excluded ones: the indexed one-device query
-    (`fast_feasible_models`) picks the feasible models and only those pairs are checked in
-    full, for their figures, which keeps the answer fast on a large registry."""
+    modality if given, each with its figures and reasons (`fast_feasible_models` answers
+    which models fit, without them, from the requirement index)."""
     request.validated()
     keep = _wanted(store, request)
-    if why:
-        checks = check_pairs(store, device=request.device, request=request)
-    else:
-        fast = fast_feasible_models(store, request)
-        checks = check_pairs(store, device=request.device, request=request,
-                             models=sorted(fast if keep is None else fast & keep))
+    checks = check_pairs(store, device=request.device, request=request)
     if keep is not None:
         checks = [c for c in checks if c.model in keep]
     return [c for c in checks if c.feasible], [c for c in checks if not c.feasible]
@@ -246,34 +235,27 @@ def _sparql_list(values, iri: bool) -> str:
     return ", ".join(f"<{v}>" if iri else '"' + v.replace('"', '\\"') + '"' for v in items)
 
 
-def _tsv_rows(store: Store, sparql: str) -> list[list[str]]:
-    """SELECT rows as lexical strings, read from the store's TSV serialisation: tens of
-    thousands of rows cost milliseconds this way instead of Python objects per term.
-    Only for IRIs and simple literals (numbers, booleans), which is what the fast path reads."""
+def _tsv_lines(store: Store, sparql: str) -> list[str]:
+    """SELECT rows as TSV lines, IRIs unwrapped: read from the store's own serialisation, tens of
+    thousands of rows cost milliseconds instead of Python objects per term. Only for IRIs and
+    simple literals (numbers, booleans), which is what the fast path reads."""
     _, body = store.query_serialized(sparql, "tsv")
     # IRIs cannot contain '<' or '>', so dropping them all unwraps every IRI at once.
-    lines = body.decode().replace("<", "").replace(">", "").split("\n")[1:]
+    return body.decode().replace("<", "").replace(">", "").split("\n")[1:]
+
+
+def _tsv_rows(store: Store, sparql: str) -> list[list[str]]:
     return [[cell.split('"')[1] if cell.startswith('"') else cell for cell in line.split("\t")]
-            for line in lines if line]
+            for line in _tsv_lines(store, sparql) if line]
 
 
-def _iri_column(store: Store, sparql: str) -> set[str]:
-    _, body = store.query_serialized(sparql, "tsv")
-    return set(body.decode().replace("<", "").replace(">", "").split("\n")[1:]) - {""}
+# The stores release the GIL while they evaluate, so two threads list a large answer in half the time.
+_POOL = ThreadPoolExecutor(2, thread_name_prefix="feasibility")
 
 
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _in_parallel(store: Store, queries: list[str]) -> set[str]:
-    """Union of the answers of independent queries, run on two threads (the stores release
-    the GIL while they evaluate, so listing the models of a large device takes half the time)."""
-    global _POOL
-    if len(queries) == 1:
-        return _iri_column(store, queries[0])
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(2, thread_name_prefix="feasibility")
-    return set().union(*_POOL.map(lambda q: _iri_column(store, q), queries))
+def _iri_union(store: Store, queries: list[str]) -> set[str]:
+    """Union of the answers of independent one-column queries, run on the two threads."""
+    return set().union(*_POOL.map(lambda q: _tsv_lines(store, q), queries)) - {""}
 
 
 def fast_feasible_models(store: Store, request: Request) -> set[str]:
@@ -316,7 +298,7 @@ def fast_feasible_models(store: Store, request: Request) -> set[str]:
         # Two queries, the whole classes dealt alternately between them so they share the work
         # (an empty VALUES block gets a row that matches nothing: some engines reject empty ones).
         none = "<urn:arachne:none>"
-        found = _in_parallel(store, [members.replace("#WHOLE#", " ".join(whole[i::2]) or none)
+        found = _iri_union(store, [members.replace("#WHOLE#", " ".join(whole[i::2]) or none)
                                      .replace("#STRADDLING#", " ".join(straddling) if i == 0 and straddling
                                               else f"({none} 0)")
                                      for i in range(2)])

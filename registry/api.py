@@ -500,7 +500,7 @@ def feasible():
         if device:
             iri = resolve(device, "device")
             req = make_request(iri, _task(args.get("task")), args.get("modality") or None, *budgets)
-            ok, excluded = feasibility.feasible_models(store, req, why=why)
+            ok, excluded = feasibility.feasible_models(store, req)
         else:
             iri = resolve(model, "model")
             req = make_request(None, _task(args.get("task")), args.get("modality") or None, *budgets)
@@ -510,7 +510,7 @@ def feasible():
     body = {"device" if device else "model": iri, "feasible": [check_json(c) for c in ok]}
     if why:
         body["excluded"] = [check_json(c) for c in excluded]
-    elif model:  # the device side lists only feasible models unless asked why (the fast path)
+    else:
         body["excludedCount"] = len(excluded)
     return Response(json.dumps(_plain(body)), 200, content_type="application/json")
 

@@ -238,10 +238,13 @@ def resolve(store, kind: str, ref: str) -> str:
 @click.option("--modality", type=click.Choice(["audio", "image", "inertial", "timeseries", "environmental", "tabular"]))
 @budget_options
 @click.option("--why", is_flag=True, help="Also list the excluded candidates and the constraints they violate.")
+@click.option("--ids", is_flag=True, help="With --device: only the feasible models' IRIs, one per line, from the "
+              "requirement index (fast on large registries; no figures).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.pass_context
 @user_errors
-def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash, why, as_json):
+def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash, why,
+             ids, as_json):
     """Feasible models for a device, or feasible devices for a model."""
     import json
 
@@ -250,10 +253,15 @@ def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, 
     if bool(device) == bool(model):
         fail("give --device or --model (exactly one)")
     store = open_store(ctx)
+    if ids and (model or task or modality or why):
+        fail("--ids lists the feasible models of a --device (without --task, --modality or --why)")
     if device:
         request = make_request(resolve(store, "device", device), task, modality, max_latency_ms, max_energy_uj,
                                reserve_ram, reserve_flash)
-        ok, excluded = feasibility.feasible_models(store, request, why=why)
+        if ids:
+            click.echo("\n".join(sorted(feasibility.fast_feasible_models(store, request.validated()))))
+            return
+        ok, excluded = feasibility.feasible_models(store, request)
         key = "model"
     else:
         request = make_request(None, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash)
