@@ -17,7 +17,7 @@ from rdflib import Graph
 
 from kg import feasibility, requirements
 from kg.ids import AR, device_iri, model_iri
-from kg.loading import RUNTIMES_FILE, init_store
+from kg.loading import init_store
 from kg.store import Results, Store
 
 TFLM = "https://w3id.org/arachne/runtime/tflite-micro"
@@ -95,14 +95,8 @@ SELECT ?model WHERE {
 
 def straightforward(store: Store, device: str) -> set[str]:
     """The device's feasible models by STRAIGHTFORWARD (no measurements on synthetic boards)."""
-    rows = store.select(feasibility.named_query("device_profile").replace("#DEVICE#", f"<{device}>")).dicts()
-    ops = store.select(f"SELECT ?op WHERE {{ <{TFLM}> <{AR.supportsOperator}> ?op }}").column("op")
-    sparql = (STRAIGHTFORWARD.replace("#FORMATS#", f"(<{AR.TFLite}> 50000)")
-              .replace("#RAM#", str(rows[0]["ram"])).replace("#FLASH#", str(rows[0]["flash"]))
-              .replace("#OPS#", feasibility._sparql_list(ops, iri=False))
-              .replace("#SENSORS#", feasibility._sparql_list([r["sensor"] for r in rows], iri=True))
-              .replace("#MODALITIES#", feasibility._sparql_list([r["modality"] for r in rows], iri=True)))
-    return set(store.select(sparql).column("model"))
+    constants = feasibility.device_placeholders(store, feasibility.Request(device=device))
+    return set(store.select(feasibility.inline(STRAIGHTFORWARD, constants)).column("model"))
 
 
 class RdflibStore(Store):

@@ -258,6 +258,36 @@ def _iri_union(store: Store, queries: list[str]) -> set[str]:
     return set().union(*_POOL.map(lambda q: _tsv_lines(store, q), queries)) - {""}
 
 
+def device_placeholders(store: Store, request: Request) -> dict[str, str] | None:
+    """The request's device profile as the constants one-device queries inline (#FORMATS#,
+    #RAM#, #FLASH#, #OPS#, #SENSORS#, #MODALITIES#: see device_requirement_classes.rq), or
+    None when the device, its RAM or flash, or any runtime for a format is unknown."""
+    rows = store.select(named_query("device_profile").replace("#DEVICE#", f"<{request.device}>")).dicts()
+    if not rows or rows[0]["ram"] is None or rows[0]["flash"] is None:
+        return None
+    code: dict[str, int] = {}
+    for r in rows:
+        if r["format"]:
+            code[r["format"]] = min(code.get(r["format"], r["code"]), r["code"])
+    if not code:
+        return None
+    runtimes = " ".join(f"<{r}>" for r in {r["runtime"] for r in rows if r["runtime"]})
+    ops = store.select(f"SELECT DISTINCT ?op WHERE {{ VALUES ?rt {{ {runtimes} }} ?rt <{AR.supportsOperator}> ?op }}")
+    return {"#FORMATS#": " ".join(f"(<{f}> {c})" for f, c in code.items()),
+            "#RAM#": str(rows[0]["ram"] - request.reserved_ram_bytes),
+            "#FLASH#": str(rows[0]["flash"] - request.reserved_flash_bytes),
+            "#OPS#": _sparql_list(ops.column("op"), iri=False),
+            "#SENSORS#": _sparql_list([r["sensor"] for r in rows], iri=True),
+            "#MODALITIES#": _sparql_list([r["modality"] for r in rows], iri=True)}
+
+
+def inline(query: str, placeholders: dict[str, str]) -> str:
+    """`query` with each #PLACEHOLDER# replaced by its constant."""
+    for key, value in placeholders.items():
+        query = query.replace(key, value)
+    return query
+
+
 def fast_feasible_models(store: Store, request: Request) -> set[str]:
     """The feasible models of one device by the fast path: the device's profile is inlined
     into the requirement-index queries (kg/queries/device_requirement_classes.rq, then
@@ -265,36 +295,13 @@ def fast_feasible_models(store: Store, request: Request) -> set[str]:
     this device's measurements (measured RAM/flash replace the estimates; measured
     latency/energy meet the budgets). Agrees with `check_pairs` (a test compares them on every
     pair of the demo registry)."""
-    rows = store.select(named_query("device_profile").replace("#DEVICE#", f"<{request.device}>")).dicts()
-    if not rows or rows[0]["ram"] is None or rows[0]["flash"] is None:
-        return set()
-    ram = rows[0]["ram"] - request.reserved_ram_bytes
-    flash = rows[0]["flash"] - request.reserved_flash_bytes
-    code: dict[str, int] = {}
-    for r in rows:
-        if r["format"]:
-            code[r["format"]] = min(code.get(r["format"], r["code"]), r["code"])
-    runtimes = {r["runtime"] for r in rows if r["runtime"]}
-    ops: set[str] = set()
-    if runtimes:
-        op_rows = store.select(
-            f"SELECT DISTINCT ?op WHERE {{ VALUES ?rt {{ {' '.join(f'<{r}>' for r in runtimes)} }} ?rt <{AR.supportsOperator}> ?op }}")
-        ops = set(op_rows.column("op"))
     found: set[str] = set()
-    if code:
-        limits = {"#RAM#": str(ram), "#FLASH#": str(flash)}
-        sparql = named_query("device_requirement_classes").replace(
-            "#FORMATS#", " ".join(f"(<{f}> {c})" for f, c in code.items()))
-        for key, value in {**limits, "#OPS#": _sparql_list(ops, iri=False),
-                           "#SENSORS#": _sparql_list([r["sensor"] for r in rows], iri=True),
-                           "#MODALITIES#": _sparql_list([r["modality"] for r in rows], iri=True)}.items():
-            sparql = sparql.replace(key, value)
-        classes = _tsv_rows(store, sparql)
+    constants = device_placeholders(store, request)
+    if constants is not None:
+        classes = _tsv_rows(store, inline(named_query("device_requirement_classes"), constants))
         whole = [f"<{c}>" for c, _, w in classes if w in ("true", "1")]
         straddling = [f"(<{c}> {b})" for c, b, w in classes if w not in ("true", "1")]
-        members = named_query("models_in_requirement_classes")
-        for key, value in limits.items():
-            members = members.replace(key, value)
+        members = inline(named_query("models_in_requirement_classes"), constants)
         # Two queries, the whole classes dealt alternately between them so they share the work
         # (an empty VALUES block gets a row that matches nothing: some engines reject empty ones).
         none = "<urn:arachne:none>"

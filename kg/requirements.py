@@ -24,6 +24,7 @@ import hashlib
 import math
 from typing import Iterable, Mapping
 
+import pyoxigraph as ox
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, XSD
 
@@ -54,8 +55,9 @@ def _digest(*parts) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:20]
 
 
-def _nt_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+def _string_term(text: str) -> str:
+    """N-Triples form of a plain string literal (pyoxigraph's serialiser does the escaping)."""
+    return str(ox.Literal(text))
 
 
 _INT = f"^^<{XSD.integer}>"
@@ -72,7 +74,7 @@ def index_entry(fmt: str, arena: int, size: int | None, ops: Iterable[str], sens
     cls = f"{profile}/{ka}/{'none' if kb is None else kb}"
     p, c = f"<{profile}>", f"<{cls}>"
     lines = [f"{p} <{RDF.type}> <{AR.RequirementProfile}> .", f"{p} <{AR.profileFormat}> <{fmt}> ."]
-    lines += [f"{p} <{AR.profileOperator}> {_nt_string(op)} ." for op in ops]
+    lines += [f"{p} <{AR.profileOperator}> {_string_term(op)} ." for op in ops]
     lines += [f"{p} <{AR.profileSensor}> <{x}> ." for x in sensors]
     lines += [f"{p} <{AR.profileModality}> <{x}> ." for x in modalities]
     low_b, high_b = (0, 0) if kb is None else (bucket_low(kb), bucket_low(kb + 1) - 1)
