@@ -162,27 +162,12 @@ def copeland(
     voters: Mapping[str, Sequence],
     ids: Sequence[str],
     directions: Mapping[str, str] | None = None,
-    *,
-    noise: Mapping[str, float] | None = None,
-    linked: Sequence[str] = (),
-    threshold: float = 0.0,
 ) -> AggregationResult:
     """Copeland's method: score = pairwise wins - pairwise losses.
 
     For candidates a, b, n(a>b) counts voters that score a strictly above b
     (voters abstaining on either are ignored for that pair).  a beats b when
     n(a>b) > n(b>a).  O(V n^2).
-
-    Uncertainty-aware variant (plain Copeland when ``threshold`` is 0, the
-    default).  ``linked`` names voters that are noisy estimates of correlated
-    quantities (predicted latency and RAM both grow with model size) and
-    ``noise[v]`` is voter v's typical error, in its own units (e.g. the
-    cross-validated error of a predicted log latency).  On a pair where the
-    linked voters disagree, a linked voter whose margin |s_a - s_b| / noise[v]
-    is below ``threshold`` and contradicts the linked voter with the largest
-    such margin adopts that voter's vote: a disagreement within prediction
-    error is more likely noise than a real trade-off, and letting it through
-    hands the pair to the remaining voters (e.g. accuracy) for no reason.
 
     Tie-break (deterministic, in this order):
       1. Borda points (see :func:`borda`; rewards margins Copeland ignores),
@@ -192,21 +177,7 @@ def copeland(
     ids = [str(c) for c in ids]
     names, mat = voter_matrix(voters, ids, directions)
     # (V, n, n) votes: +1 = voter scores i above j, -1 below, 0 tie or abstention (NaN).
-    diff = mat[:, :, None] - mat[:, None, :]
-    sign = np.nan_to_num(np.sign(diff))
-    if threshold > 0 and linked:
-        unknown = set(linked) - set(names)
-        if unknown:
-            raise ValueError(f"linked voters not among the voters: {sorted(unknown)}")
-        li = [names.index(v) for v in linked]
-        scale = np.array([float((noise or {}).get(names[v], 1.0)) for v in li])
-        if np.any(scale <= 0):
-            raise ValueError("noise must be positive")
-        z = np.nan_to_num(diff[li] / scale[:, None, None])
-        lead = np.take_along_axis(z, np.abs(z).argmax(axis=0)[None], axis=0)[0]
-        lead = np.sign(lead)
-        weak = (np.abs(z) < threshold) & (sign[li] * lead < 0)
-        sign[li] = np.where(weak, lead, sign[li])
+    sign = np.nan_to_num(np.sign(mat[:, :, None] - mat[:, None, :]))
     pair = (sign > 0).sum(axis=0)
     wins = (pair > pair.T).sum(axis=1)
     losses = (pair < pair.T).sum(axis=1)

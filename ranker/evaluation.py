@@ -1,6 +1,6 @@
 """Offline evaluation of every ranker on the real data in ``../shared/data``.
 
-Run ``python -m ranker.evaluation [DATA_DIR]`` (or benchmarks/ranking_quality.py):
+Run ``python benchmarks/ranking_quality.py [DATA_DIR]`` (which also draws a chart) or ``arachne eval``:
 one ``name: value`` line per figure on stdout, progress on stderr.  The
 shipped product never calls this module; it reads the benchmark CSVs only here.
 
@@ -14,9 +14,8 @@ Protocols (all seeded, nothing tuned on a held-out split):
 * MLPerf Tiny: latency regression, leave-one-board-out over ``board_canonical``.
 * STM32 model zoo: per (task, dataset, metric, board) group with >= 3
   candidates, ground truth = Copeland over true accuracy, latency and RAM;
-  leave-one-board-out, the held-out board's latency/RAM are predicted.  Shadow's
-  noise scales and threshold (uncertainty-aware Copeland) come from a nested
-  leave-one-board-out over the training boards only.
+  leave-one-board-out, the held-out board's latency/RAM are predicted; Shadow
+  is plain Copeland over accuracy and the two predictions, as in the product.
 * digits: a small zoo trained here; estimator scores vs. real fine-tuned accuracy.
 """
 from __future__ import annotations
@@ -34,10 +33,10 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .aggregation import copeland
-from .hardware import LatencyModel, MeasurementModel, core_family, relative_error_scale
+from .hardware import LatencyModel, MeasurementModel, core_family
 from .metrics import ndcg_at_k, spearman, top1_regret, weighted_tau
 from .spider import FusionRanker, RankingTask, SpiderConfig, SpiderRanker, _torch_threads
-from .transferability import leep, logme, nce, shrinkage_h_score
+from .transferability import leep, logme, nce, nleep, shrinkage_h_score
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 PTM_DATASETS = ("Aircraft", "Caltech101", "Cars", "CIFAR10", "CIFAR100", "DTD", "Pet", "SUN397")
@@ -455,9 +454,14 @@ def _add_other_board_features(rows: list[dict], pool: list[dict], exclude: set[s
     return out
 
 
-STM32_NUMERIC = {"input_size": True, "width": False, "acc_z": False, "clock_mhz": True,
-                 "board_ram_kib": True, "n_cpu": False, "other_log_weights": False,
-                 "other_log_act": False, "other_speed": False}
+# weights_kib is the model's weight bytes (parameters x bytes per weight): a property
+# of the model file, which Arachne reads at import and its latency regressor uses
+# (as `params`).  The zoo has no files, so the table's figure stands in; it is the
+# same on every board within ~10 % (30 % for one NPU layout).  Latency and RAM, the
+# measurements to predict, are never features.
+STM32_NUMERIC = {"input_size": True, "width": False, "acc_z": False, "weights_kib": True,
+                 "clock_mhz": True, "board_ram_kib": True, "n_cpu": False,
+                 "other_log_weights": False, "other_log_act": False, "other_speed": False}
 STM32_CATEGORICAL = ("task", "family", "quantization", "core", "accelerator", "runtime", "kind")
 
 
@@ -479,24 +483,17 @@ def stm32_ground_truth(cands: list[dict]):
 
 
 STM32_DIRECTIONS = {"latency": "min", "ram": "min"}
-# Candidate thresholds (in units of the predictor's relative error) for the
-# uncertainty-aware Copeland; 0 = plain Copeland.  Fixed before any run; the
-# value used for a held-out board is picked by inner leave-one-board-out.
-STM32_THRESHOLDS = (0.0, 0.25, 0.5, 1.0, 2.0, math.inf)
+# Prediction-quality curve: the share of the prediction error kept (1 = as predicted,
+# 0 = the true figures), to show how Shadow's standing depends on the hardware regressor.
+STM32_ERROR_SHARES = (1.0, 0.75, 0.5, 0.25, 0.0)
 
 
-def stm32_shadow(cands: list[dict], plat, pram, noise: Mapping[str, float] | None = None,
-                 threshold: float = 0.0, task: bool = True):
-    """Shadow (task voter first, then predicted latency and RAM) or, task=False, hardware only.
-
-    With ``threshold`` > 0 the latency and RAM voters are linked (see
-    :func:`ranker.aggregation.copeland`): a disagreement between them within
-    ``threshold`` x ``noise`` is settled by the more confident one.
-    """
+def stm32_shadow(cands: list[dict], lat, ram, task: bool = True):
+    """Shadow: Copeland over the task voter (accuracy), latency and RAM - exactly what
+    ``arachne recommend --method shadow`` computes; ``task=False``: hardware only."""
     voters = {"task": [c["accuracy"] for c in cands]} if task else {}
-    voters.update({"latency": plat, "ram": pram})
-    return copeland(voters, [c["id"] for c in cands], directions=STM32_DIRECTIONS,
-                    noise=noise, linked=("latency", "ram"), threshold=threshold)
+    voters.update({"latency": lat, "ram": ram})
+    return copeland(voters, [c["id"] for c in cands], directions=STM32_DIRECTIONS)
 
 
 def _stm32_fit_hw(train_rows: list[dict], kind: str):
@@ -505,41 +502,17 @@ def _stm32_fit_hw(train_rows: list[dict], kind: str):
                  for target in ("latency_ms", "ram_kib"))
 
 
-def stm32_inner_calibration(pool: list[dict], held: str, kind: str = "ridge+gbr") -> dict:
-    """Nested leave-one-board-out on the training boards only (``pool`` excludes ``held``).
+def _shrink_error(true: np.ndarray, pred: np.ndarray, share: float) -> np.ndarray:
+    """pred with its error scaled to ``share``; the ends are exact (rounding would break ties)."""
+    return pred if share == 1 else true if share == 0 else true + share * (pred - true)
 
-    Each training board is predicted by regressors fitted on the remaining
-    ones (other-board features exclude it and ``held``).  Returns the relative
-    error scale of log latency and log RAM (the ``noise`` of :func:`stm32_shadow`)
-    and, for Shadow and hardware-only, the threshold from STM32_THRESHOLDS with
-    the best mean weighted tau on the training boards' groups (ties: smaller).
-    """
-    pred = []
-    for b in sorted({r["board"] for r in pool}):
-        ipool = [r for r in pool if r["board"] != b]
-        train = _add_other_board_features(ipool, ipool, {held, b})
-        test = _add_other_board_features([r for r in pool if r["board"] == b], ipool, {held, b})
-        lat_m, ram_m = _stm32_fit_hw(train, kind)
-        for r, pl, pr in zip(test, lat_m.predict_log(test), ram_m.predict_log(test)):
-            pred.append(dict(r, pred_log_lat=float(pl), pred_log_ram=float(pr)))
-    gkey = [(r["device"], r["task"], r["dataset"]) for r in pred]
-    logv = lambda r, k: math.log(r[k]) if r[k] > 0 else float("nan")
-    noise = {"latency": relative_error_scale([logv(r, "latency_ms") for r in pred],
-                                             [r["pred_log_lat"] for r in pred], gkey),
-             "ram": relative_error_scale([logv(r, "ram_kib") for r in pred],
-                                         [r["pred_log_ram"] for r in pred], gkey)}
-    groups = list(stm32_groups(pred).values())
-    out = {"noise": noise, "inner_groups": len(groups)}
-    for name, task in (("shadow", True), ("hw_only", False)):
-        mean_tau = {}
-        for th in STM32_THRESHOLDS:
-            mean_tau[th] = _nanmean(
-                weighted_tau(stm32_ground_truth(g).order_scores(),
-                             stm32_shadow(g, [r["pred_log_lat"] for r in g], [r["pred_log_ram"] for r in g],
-                                          noise, th, task).order_scores()) for g in groups)
-        out[name] = max(STM32_THRESHOLDS, key=lambda t: (mean_tau[t], -t))
-        out[name + "_inner_tau_w"] = mean_tau
-    return out
+
+def _paired_bootstrap(a: Sequence[float], b: Sequence[float], seed: int = 0, n: int = 10_000):
+    """Mean of a - b over paired groups and its 95 % percentile interval (seeded)."""
+    diff = np.array(a, dtype=float) - np.array(b, dtype=float)
+    diff = diff[np.isfinite(diff)]
+    boot = np.random.default_rng(seed).choice(diff, (n, len(diff))).mean(axis=1)
+    return float(diff.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
 
 
 _CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-a")
@@ -564,23 +537,24 @@ def _fusion_vectors(group: list[dict], tasks_vocab: list[str]):
 
 
 def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
-                   kinds: Sequence[str] = ("ridge+gbr", "gbr"),
+                   kinds: Sequence[str] = ("ridge+gbr", "ridge", "gbr"),
                    boards: Sequence[str] | None = None,
                    details: dict | None = None) -> dict[str, float]:
     """Leave-one-board-out hardware-aware ranking on the STM32 zoo.
 
     For each held-out board the latency and RAM regressors (one per ``kinds``
-    entry; the first is the headline) are fitted on every other board's rows,
-    and the Fusion ranker on the other boards' groups.  Figures are means over
-    the held-out groups.  ``boards`` restricts the held-out boards (tests).
+    entry; the first, the product's default, is the headline) are fitted on
+    every other board's rows, and the Fusion ranker on the other boards'
+    groups.  Figures are means over the held-out groups; ``boards`` restricts
+    the held-out boards (tests).
 
-    Shadow is the uncertainty-aware Copeland (:func:`stm32_shadow`): its noise
-    scales and threshold come from :func:`stm32_inner_calibration` on the
-    training boards only; ``shadow_plain`` is plain Copeland.  ``hw_only`` is
-    plain Copeland over the two predictions (the reference baseline) and
-    ``hw_only_linked`` gives it the same uncertainty handling, with its own
-    nested threshold.  ``details`` (optional) receives per-group taus
-    ``{name: [(board, group key, tau_w), ...]}`` and the nested choices.
+    Beside the headline figures, three diagnostics say what limits Shadow:
+    ``hw_only_oracle`` (hardware-only with the true figures; Shadow's is 1 by
+    construction), ``*_true_ram`` (RAM known, latency predicted: Arachne's own
+    RAM figure comes from the model file through the TFLM interpreter, no board
+    needed) and the curve ``curve_err{p}pct`` (each prediction's error scaled
+    to p % of itself).  ``details`` (optional) receives per-group taus
+    ``{name: [(board, group key, tau_w), ...]}``.
     """
     rows = stm32_rows(data_dir)
     groups = stm32_groups(rows)
@@ -591,24 +565,22 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
     per: dict[str, dict[str, list[float]]] = {}
     per_group: dict[str, list[tuple]] = {}
 
-    def record(name, truth, pred, held=None, key=None):
+    def record(name, truth, pred, held, key):
         d = per.setdefault(name, {"tau_w": [], "ndcg5": [], "regret": []})
         d["tau_w"].append(weighted_tau(truth, pred))
         d["ndcg5"].append(ndcg_at_k(truth, pred, 5))
         d["regret"].append(top1_regret(truth, pred))
         per_group.setdefault(name, []).append((held, key, d["tau_w"][-1]))
 
-    dirs = STM32_DIRECTIONS
-    chosen = {}
+    def record_pair(prefix, truth, test, lat, ram, held, key):
+        record("shadow" + prefix, truth, stm32_shadow(test, lat, ram).order_scores(), held, key)
+        record("hw_only" + prefix, truth, stm32_shadow(test, lat, ram, task=False).order_scores(), held, key)
+
     for held in eval_boards:
         log(f"stm32: held-out board {held}")
         pool = [r for r in rows if r["board"] != held]
         train = _add_other_board_features(pool, pool, {held})
         regs = {kind: _stm32_fit_hw(train, kind) for kind in kinds}
-        calib = stm32_inner_calibration(pool, held, kinds[0])
-        chosen[held] = calib
-        log(f"  nested: noise {calib['noise']}, threshold shadow {calib['shadow']}, "
-            f"hw_only {calib['hw_only']} ({calib['inner_groups']} inner groups)")
         # Fusion: trained on the other boards' groups (their true hardware numbers are known).
         fus_tasks = []
         for key, g in groups.items():
@@ -627,69 +599,60 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
             if key[3] != held:
                 continue
             test = _add_other_board_features(g, pool, {held})
-            ids = [c["id"] for c in test]
             truth = stm32_ground_truth(test).order_scores()
-            accv = [c["accuracy"] for c in test]
-            record("task_only", truth, np.array(accv), held, key)
+            record("task_only", truth, np.array([c["accuracy"] for c in test]), held, key)
             if fusion is not None:
                 mf, tk, hw = _fusion_vectors(test, tasks_vocab)
                 record("fusion", truth, fusion.score(mf, tk, hw), held, key)
+            true_lat = np.log([c["latency_ms"] for c in test])
+            true_ram = np.log([c["ram_kib"] for c in test])
             for i, kind in enumerate(kinds):
                 sfx = "" if i == 0 else "_" + kind.replace("+", "_")
-                plat = regs[kind][0].predict_log(test)
-                pram = regs[kind][1].predict_log(test)
-                if i == 0:
-                    noise = calib["noise"]
-                    record("shadow", truth, stm32_shadow(test, plat, pram, noise, calib["shadow"])
-                           .order_scores(), held, key)
-                    record("hw_only_linked", truth, stm32_shadow(test, plat, pram, noise, calib["hw_only"],
-                                                                 task=False).order_scores(), held, key)
-                record("shadow_plain" + sfx, truth, stm32_shadow(test, plat, pram).order_scores(), held, key)
-                record("hw_only" + sfx, truth, stm32_shadow(test, plat, pram, task=False).order_scores(),
-                       held, key)
-                per.setdefault("lat_sp" + sfx, {"tau_w": []})["tau_w"].append(
-                    spearman([c["latency_ms"] for c in test], plat))
-                per.setdefault("ram_sp" + sfx, {"tau_w": []})["tau_w"].append(
-                    spearman([c["ram_kib"] for c in test], pram))
-            # Diagnostic ceiling: hw-only with the TRUE latency/RAM (Shadow's is 1 by construction).
-            oracle = copeland({"latency": [c["latency_ms"] for c in test],
-                               "ram": [c["ram_kib"] for c in test]}, ids, directions=dirs)
+                plat, pram = regs[kind][0].predict_log(test), regs[kind][1].predict_log(test)
+                record_pair(sfx, truth, test, plat, pram, held, key)
+                per.setdefault("lat_sp" + sfx, {"tau_w": []})["tau_w"].append(spearman(true_lat, plat))
+                per.setdefault("ram_sp" + sfx, {"tau_w": []})["tau_w"].append(spearman(true_ram, pram))
+                if i:
+                    continue
+                record_pair("_true_ram", truth, test, plat, true_ram, held, key)
+                for share in STM32_ERROR_SHARES:
+                    record_pair(f"_curve_err{round(100 * share)}pct", truth, test, _shrink_error(true_lat, plat, share),
+                                _shrink_error(true_ram, pram, share), held, key)
+            oracle = copeland({"latency": true_lat, "ram": true_ram}, [c["id"] for c in test],
+                              directions=STM32_DIRECTIONS)
             record("hw_only_oracle", truth, oracle.order_scores(), held, key)
     res: dict[str, float] = {}
-    for name in ("shadow", "shadow_plain", "fusion", "task_only", "hw_only", "hw_only_linked"):
-        d = per.get(name)
-        if d is None:
-            continue
-        res[f"stm32_{name}_tau_w"] = _nanmean(d["tau_w"])
-        res[f"stm32_{name}_ndcg5"] = _nanmean(d["ndcg5"])
-        res[f"stm32_{name}_regret"] = _nanmean(d["regret"])
-    res["stm32_hw_only_oracle_tau_w"] = _nanmean(per["hw_only_oracle"]["tau_w"])
+    for name in ("shadow", "fusion", "task_only", "hw_only"):
+        for m in ("tau_w", "ndcg5", "regret"):
+            res[f"stm32_{name}_{m}"] = _nanmean(per[name][m])
+    for name in ("hw_only_oracle", "shadow_true_ram", "hw_only_true_ram"):
+        res[f"stm32_{name}_tau_w"] = _nanmean(per[name]["tau_w"])
     for i, kind in enumerate(kinds):
         sfx = "" if i == 0 else "_" + kind.replace("+", "_")
         if i:
-            res[f"stm32_shadow_plain_tau_w{sfx}"] = _nanmean(per["shadow_plain" + sfx]["tau_w"])
+            res[f"stm32_shadow_tau_w{sfx}"] = _nanmean(per["shadow" + sfx]["tau_w"])
             res[f"stm32_hw_only_tau_w{sfx}"] = _nanmean(per["hw_only" + sfx]["tau_w"])
         res[f"stm32_pred_latency_within_group_spearman{sfx}"] = _nanmean(per["lat_sp" + sfx]["tau_w"])
         res[f"stm32_pred_ram_within_group_spearman{sfx}"] = _nanmean(per["ram_sp" + sfx]["tau_w"])
-    # Per held-out board, and the nested choices, so a mean is never read without its spread.
+    for share in STM32_ERROR_SHARES:
+        p = f"_curve_err{round(100 * share)}pct"
+        res[f"stm32{p}_shadow_tau_w"] = _nanmean(per["shadow" + p]["tau_w"])
+        res[f"stm32{p}_hw_only_tau_w"] = _nanmean(per["hw_only" + p]["tau_w"])
+    # Per held-out board, so a mean is never read without its spread.
     for held in eval_boards:
-        for name in ("shadow", "shadow_plain", "hw_only", "hw_only_linked", "task_only"):
+        for name in ("shadow", "hw_only", "task_only"):
             res[f"stm32_{name}_tau_w@{held}"] = _nanmean(t for b, _, t in per_group[name] if b == held)
-        res[f"stm32_shadow_threshold@{held}"] = float(chosen[held]["shadow"])
-        res[f"stm32_hw_only_linked_threshold@{held}"] = float(chosen[held]["hw_only"])
-    # Paired bootstrap over the groups (seeded): is Shadow's lead over a baseline more than noise?
-    for base in ("hw_only", "hw_only_linked"):
-        diff = np.array([a[2] - b[2] for a, b in zip(per_group["shadow"], per_group[base])])
-        diff = diff[np.isfinite(diff)]
-        boot = np.random.default_rng(0).choice(diff, (10000, len(diff))).mean(axis=1)
-        res[f"stm32_shadow_minus_{base}_mean"] = float(diff.mean())
-        res[f"stm32_shadow_minus_{base}_ci95_low"] = float(np.percentile(boot, 2.5))
-        res[f"stm32_shadow_minus_{base}_ci95_high"] = float(np.percentile(boot, 97.5))
+    # Paired bootstrap over the groups: is a lead more than the spread between groups?
+    taus = {name: [t for _, _, t in per_group[name]] for name in per_group}
+    for a, b in (("shadow", "hw_only"), ("shadow", "task_only"), ("shadow_true_ram", "hw_only_true_ram")):
+        mean, lo, hi = _paired_bootstrap(taus[a], taus[b])
+        res[f"stm32_{a}_minus_{b}_mean"] = mean
+        res[f"stm32_{a}_minus_{b}_ci95_low"] = lo
+        res[f"stm32_{a}_minus_{b}_ci95_high"] = hi
     res["stm32_groups"] = float(sum(1 for k in groups if k[3] in set(eval_boards)))
     res["stm32_boards"] = float(len(eval_boards))
     if details is not None:
         details["per_group"] = per_group
-        details["nested"] = chosen
     return res
 
 
@@ -772,7 +735,7 @@ def digits_zoo_eval(seed: int = 0, shots: int = 20, finetune_seeds: int = 3,
         test_idx = np.setdiff1d(tgt_idx, train_idx)
         Xt, yt = torch.tensor(X[train_idx]), torch.tensor(y[train_idx] - 5)
         Xe, ye = torch.tensor(X[test_idx]), torch.tensor(y[test_idx] - 5)
-        names, truth, scores = [], [], {"logme": [], "leep": [], "nce": [], "hscore": []}
+        names, truth, scores = [], [], {"logme": [], "leep": [], "nce": [], "hscore": [], "nleep": []}
         for k, (name, arch, width, ep, variant) in enumerate(specs or _digits_zoo_specs()):
             torch.manual_seed(seed * 1000 + k)
             ys_v = ys.clone()
@@ -793,6 +756,7 @@ def digits_zoo_eval(seed: int = 0, shots: int = 20, finetune_seeds: int = 3,
             scores["leep"].append(leep(P, ytn))
             scores["nce"].append(nce(P, ytn))
             scores["hscore"].append(shrinkage_h_score(F, ytn))
+            scores["nleep"].append(nleep(F, ytn, seed=seed))
             accs = []
             state = {k2: v.clone() for k2, v in net.state_dict().items()}
             for fs in range(finetune_seeds):
@@ -849,20 +813,3 @@ def format_results(res: Mapping[str, float]) -> str:
         else:
             lines.append(f"{k}: {v:.3f}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    fast = "--fast" in argv
-    argv = [a for a in argv if a != "--fast"]
-    data_dir = Path(argv[0]) if argv else default_data_dir()
-    if not data_dir.is_dir():
-        # Skip, not fail: the data is optional beside a checkout.
-        log(f"skipped: shared data not found at {data_dir} (pass a path or set ARACHNE_SHARED_DATA)")
-        return 0
-    print(format_results(run_all(data_dir, fast=fast)), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -17,11 +17,12 @@ regularised scikit-learn histogram gradient-boosting model on the ridge
 residuals, for interactions (a runtime unusually good on one core, an NPU that
 helps convolutions only); boosting also handles missing spec fields natively.
 ``"ridge"`` and ``"gbr"`` (boosting alone) are kept for comparison.  Measured
-leave-one-board-out (benchmarks/ranking_quality.py prints both): on MLPerf
+leave-one-board-out (benchmarks/ranking_quality.py prints all three): on MLPerf
 Tiny, boosting alone ranks held-out boards better (its boards are very
 heterogeneous: DSPs, FPGAs, phone SoCs) while the two-stage model has the
-lower median error; on the STM32 zoo the two-stage model ranks better.  The
-default stays the two-stage model chosen before measuring.
+lower median error; on the STM32 zoo ridge alone orders latency within a
+board better and the two-stage model RAM, with no clear winner.  The default
+stays the two-stage model chosen before measuring.
 
 Every prediction carries provenance: "measured" when a training record exists
 for the same (model, device) key - the measurement is returned as is - and
@@ -41,7 +42,6 @@ __all__ = [
     "MeasurementModel",
     "LatencyModel",
     "memory_headroom",
-    "relative_error_scale",
     "core_family",
     "runtime_family",
     "quantization_kind",
@@ -148,29 +148,6 @@ def memory_headroom(device_ram_bytes: float, arena_bytes: float) -> float:
     if device_ram_bytes is None or device_ram_bytes <= 0:
         raise ValueError("device RAM must be positive")
     return (float(device_ram_bytes) - float(arena_bytes)) / float(device_ram_bytes)
-
-
-def relative_error_scale(true_log: Sequence[float], pred_log: Sequence[float],
-                         groups: Sequence) -> float:
-    """Robust scale of a predictor's error on RELATIVE values within groups.
-
-    A ranking only compares candidates on the same device, so an error shared
-    by a whole group (a board predicted uniformly too slow) does not matter:
-    each group's residuals (pred - true, e.g. in log ms) are centred on their
-    median, and the scale is 1.4826 x the median absolute centred residual (the
-    standard deviation for Gaussian errors, robust to a few wild predictions).
-    Groups with one finite row carry no relative information and are skipped.
-    NaN when no group has two rows.
-    """
-    e = np.asarray(pred_log, dtype=float) - np.asarray(true_log, dtype=float)
-    by: dict = {}
-    for g, v in zip(groups, e):
-        if np.isfinite(v):
-            by.setdefault(g, []).append(v)
-    centred = [np.asarray(v) - np.median(v) for v in by.values() if len(v) >= 2]
-    if not centred:
-        return float("nan")
-    return float(1.4826 * np.median(np.abs(np.concatenate(centred))))
 
 
 @dataclass

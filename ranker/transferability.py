@@ -14,6 +14,7 @@ __all__ = [
     "logme_evidence",
     "leep",
     "nce",
+    "nleep",
     "h_score",
     "shrinkage_h_score",
     "ledoit_wolf_covariance",
@@ -169,6 +170,47 @@ def nce(source_pred, y) -> float:
     pz = joint.sum(axis=0, keepdims=True)
     nz = joint > 0
     return float(np.sum(joint[nz] * np.log((joint / pz)[nz])))
+
+
+def nleep(F, y, *, n_components: int | None = None, variance: float = 0.8, seed: int = 0,
+          eps: float = 1e-12) -> float:
+    """N-LEEP (Li et al., 2021): LEEP with the source head replaced by GMM posteriors on F.
+
+    Works for models without a usable source head.  F is centred and reduced by
+    PCA to the fewest components explaining ``variance`` of its variance (0.8, as
+    the paper); a Gaussian mixture with ``n_components`` components (default:
+    one per target class, the 1x end of the paper's multiples) is fitted there
+    and its posteriors play theta in :func:`leep`.  Covariances are "full" when
+    there are at least 5 samples per component per reduced dimension
+    (n >= 5 * n_components * k), else "diag": with fewer samples a full
+    covariance is near-singular and held up only by reg_covar.  Deterministic
+    for a fixed ``seed`` (single-threaded BLAS, one initialisation).
+    """
+    F = _as_features(F)
+    n = F.shape[0]
+    classes, _ = _labels(np.asarray(y), n)
+    if not 0.0 < variance < 1.0:
+        raise ValueError(f"variance must be in (0, 1), got {variance}")
+    if n < 2:
+        raise ValueError("N-LEEP needs at least 2 samples")
+    if not np.any(F.var(axis=0) > 0):
+        raise ValueError("features have zero variance; PCA is undefined")
+    m = classes.size if n_components is None else int(n_components)
+    if not 1 <= m <= n:
+        raise ValueError(f"n_components must be in [1, n={n}], got {m}")
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread: the fit is small, and thread count must not change the result.
+    with threadpool_limits(1):
+        Z = PCA(n_components=variance, svd_solver="full").fit_transform(F)
+        k = Z.shape[1]
+        cov_type = "full" if n >= 5 * m * k else "diag"
+        gmm = GaussianMixture(n_components=m, covariance_type=cov_type, reg_covar=1e-6,
+                              n_init=1, random_state=seed)
+        posteriors = gmm.fit(Z).predict_proba(Z)
+    return leep(posteriors, y, eps)
 
 
 def _class_mean_rows(F: np.ndarray, y) -> np.ndarray:

@@ -163,35 +163,3 @@ def test_deterministic_and_order_scores():
     b = copeland(VOTERS, IDS, directions=DIRS)
     assert a.order == b.order
     np.testing.assert_array_equal(a.order_scores(), [1, 2, 4, 3])
-
-
-def test_copeland_linked_voters_settle_a_disagreement_within_noise():
-    # a: less accurate; clearly faster (margin 2 noise units); marginally more RAM (0.1 units).
-    v = {"task": [70.0, 80.0], "latency": [1.0, 3.0], "ram": [1.0, 0.9]}
-    d = {"latency": "min", "ram": "min"}
-    plain = copeland(v, ["a", "b"], directions=d)
-    assert plain.order == ["b", "a"]  # task + ram outvote latency
-    noisy = dict(noise={"latency": 1.0, "ram": 1.0}, linked=("latency", "ram"))
-    r = copeland(v, ["a", "b"], directions=d, threshold=0.5, **noisy)
-    # RAM's 0.1-unit vote is within noise and contradicts latency's 2-unit one: it follows latency.
-    assert r.order == ["a", "b"]
-    assert r.pairwise.tolist() == [[0, 2], [1, 0]]
-    # Below the RAM margin the disagreement stands: plain Copeland again.
-    assert copeland(v, ["a", "b"], directions=d, threshold=0.05, **noisy).order == ["b", "a"]
-    # Noise rescales margins: RAM error 0.01 makes its 0.1 difference 10 units, above latency's 2.
-    r2 = copeland(v, ["a", "b"], directions=d, threshold=5.0, linked=("latency", "ram"),
-                  noise={"latency": 1.0, "ram": 0.01})
-    assert r2.order == ["b", "a"]  # now latency (2 < 5, weaker) follows RAM
-    assert r2.pairwise.tolist() == [[0, 0], [3, 0]]
-
-
-def test_copeland_linked_voters_leave_agreement_and_validate():
-    v = {"task": [1.0, 2.0, 3.0], "latency": [3.0, 2.0, 1.0], "ram": [3.0, 2.0, 1.5]}
-    base = copeland(v, ["x", "y", "z"])
-    r = copeland(v, ["x", "y", "z"], linked=("latency", "ram"), noise={"latency": 1, "ram": 1},
-                 threshold=math.inf)
-    assert r.order == base.order and r.pairwise.tolist() == base.pairwise.tolist()
-    with pytest.raises(ValueError):
-        copeland(v, ["x", "y", "z"], linked=("latency", "flash"), threshold=1.0)
-    with pytest.raises(ValueError):
-        copeland(v, ["x", "y", "z"], linked=("latency", "ram"), noise={"ram": 0.0}, threshold=1.0)

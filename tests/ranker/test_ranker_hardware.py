@@ -9,7 +9,6 @@ from ranker.hardware import (
     accelerator_kind,
     core_family,
     memory_headroom,
-    relative_error_scale,
     quantization_kind,
     runtime_family,
 )
@@ -85,13 +84,3 @@ def test_fit_needs_targets():
         MeasurementModel().fit([{"macs": 1}])
 
 
-def test_relative_error_scale_ignores_group_offsets():
-    # g1 residuals [0, 0, 1] centred on median 0; g2 [1, 3] centred on 2 -> [-1, 1];
-    # g3 has one row (no relative information).  |centred| = [0, 0, 1, 1, 1]: median 1.
-    true = [0, 1, 2, 0, 0, 5]
-    pred = [0, 1, 3, 1, 3, 9]
-    groups = ["g1", "g1", "g1", "g2", "g2", "g3"]
-    assert relative_error_scale(true, pred, groups) == pytest.approx(1.4826)
-    # A constant offset per group is invisible.
-    assert relative_error_scale([0, 1, 2], [5, 6, 7], ["g"] * 3) == 0.0
-    assert math.isnan(relative_error_scale([0, float("nan")], [1, 1], ["g", "g"]))

@@ -10,6 +10,7 @@ from ranker.transferability import (
     logme,
     logme_evidence,
     nce,
+    nleep,
     shrinkage_h_score,
 )
 
@@ -118,3 +119,44 @@ def test_input_validation():
         logme(np.full((3, 2), np.nan), [0, 1, 0])
     with pytest.raises(ValueError):
         leep(np.array([[-0.1, 1.1]]), [0])
+
+
+def test_nleep_tight_clusters_by_hand():
+    # Three tight clusters of 4 points, far apart: the GMM posteriors are one-hot per
+    # cluster z, so N-LEEP = sum_z P(z) sum_y P(y|z) log P(y|z) = -H(Y|Z).
+    centres = np.array([[0.0, 0.0, 0.0], [100.0, 0.0, 0.0], [0.0, 100.0, 0.0]])
+    jitter = 0.01 * np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=float)
+    F = (centres[:, None, :] + jitter[None, :, :]).reshape(12, 3)
+    y = [0, 0, 0, 1,  1, 1, 2, 2,  2, 2, 2, 2]
+    # P(z) = 1/3 each; P(y|z0) = (3/4, 1/4), P(y|z1) = (1/2, 1/2), P(y|z2) = (1)
+    # -H(Y|Z) = (1/3)(3/4 ln 3/4 + 1/4 ln 1/4) + (1/3) ln 1/2 + 0
+    #         = (1/3)(-0.562335) + (1/3)(-0.693147) = -0.418494
+    exp = (0.75 * math.log(0.75) + 0.25 * math.log(0.25) + math.log(0.5)) / 3
+    assert exp == pytest.approx(-0.418494, abs=1e-6)
+    assert nleep(F, y) == pytest.approx(exp, abs=1e-9)
+    one_hot = np.repeat(np.eye(3), 4, axis=0)
+    assert nce(one_hot, y) == pytest.approx(exp, abs=1e-12)
+
+
+def test_nleep_bounded_deterministic_and_ranks():
+    rng = np.random.default_rng(7)
+    F = rng.normal(size=(80, 6))
+    y = rng.integers(0, 4, 80)
+    a = nleep(F, y, seed=3)
+    assert a <= 1e-12
+    assert nleep(F, y, seed=3) == a
+    assert nleep(F, y, n_components=8, seed=3) <= 1e-12
+    sep, ys = _separable()
+    noise = np.random.default_rng(1).normal(size=sep.shape)
+    assert nleep(sep, ys) > nleep(noise, ys)
+
+
+def test_nleep_input_validation():
+    with pytest.raises(ValueError):
+        nleep(np.ones(5), [0, 1, 0, 1, 0])
+    with pytest.raises(ValueError):
+        nleep(np.random.default_rng(0).normal(size=(5, 2)), [0, 1, 0])
+    with pytest.raises(ValueError):
+        nleep(np.random.default_rng(0).normal(size=(5, 2)), [0, 1, 0, 1, 0], variance=1.5)
+    with pytest.raises(ValueError):
+        nleep(np.random.default_rng(0).normal(size=(5, 2)), [0, 1, 0, 1, 0], n_components=6)
