@@ -522,7 +522,9 @@ def _fusion_vectors(group: list[dict], tasks_vocab: list[str]):
     """Model tokens, task token and hardware token for the Fusion ranker."""
     acc = np.array([c["accuracy"] for c in group])
     accz = (acc - acc.mean()) / (acc.std() + 1e-9)  # metrics differ by dataset: use group-relative
+    # The model's own weight bytes, as the product's model tokens carry log_model_bytes.
     mf = np.array([[a, math.log(c["input_size"]) if c["input_size"] > 0 else np.nan, c["width"],
+                    math.log(c["weights_kib"]) if c["weights_kib"] > 0 else np.nan,
                     c["other_log_weights"], c["other_log_act"], c["other_speed"],
                     1.0 if "int8" in c["quantization"] else 0.0]
                    for a, c in zip(accz, group)])
