@@ -158,6 +158,16 @@ def _first_voter_key(mat: np.ndarray) -> np.ndarray:
     return -np.where(np.isnan(pos), np.inf, pos)
 
 
+def _ranked_by_score(method: str, ids: list[str], names: list[str], mat: np.ndarray,
+                     score: np.ndarray) -> AggregationResult:
+    """The result of a method that orders by one aggregate score (higher = better),
+    tie-broken by the first voter's rank, then the id."""
+    order = _final_order(ids, [score, _first_voter_key(mat)])
+    return AggregationResult(method, ids, order, dict(zip(ids, score.tolist())),
+                             _voter_ranks(names, ids, mat), names,
+                             tiebreak="first voter's rank, then candidate id")
+
+
 def copeland(
     voters: Mapping[str, Sequence],
     ids: Sequence[str],
@@ -211,10 +221,7 @@ def borda(
     ids = [str(c) for c in ids]
     names, mat = voter_matrix(voters, ids, directions)
     pts = _borda_points(mat)
-    order = _final_order(ids, [pts, _first_voter_key(mat)])
-    return AggregationResult("borda", ids, order, dict(zip(ids, pts.tolist())),
-                             _voter_ranks(names, ids, mat), names,
-                             tiebreak="first voter's rank, then candidate id")
+    return _ranked_by_score("borda", ids, names, mat, pts)
 
 
 def reciprocal_rank_fusion(
@@ -235,10 +242,7 @@ def reciprocal_rank_fusion(
     for row in mat:
         pos = average_positions(row)
         tot += np.where(np.isnan(pos), 0.0, 1.0 / (k + np.nan_to_num(pos)))
-    order = _final_order(ids, [tot, _first_voter_key(mat)])
-    return AggregationResult("rrf", ids, order, dict(zip(ids, tot.tolist())),
-                             _voter_ranks(names, ids, mat), names,
-                             tiebreak="first voter's rank, then candidate id")
+    return _ranked_by_score("rrf", ids, names, mat, tot)
 
 
 def weighted_sum(
@@ -270,10 +274,7 @@ def weighted_sum(
     num = (np.nan_to_num(norm) * w[:, None]).sum(axis=0)
     den = (present * w[:, None]).sum(axis=0)
     agg = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    order = _final_order(ids, [agg, _first_voter_key(mat)])
-    return AggregationResult("weighted_sum", ids, order, dict(zip(ids, agg.tolist())),
-                             _voter_ranks(names, ids, mat), names,
-                             tiebreak="first voter's rank, then candidate id")
+    return _ranked_by_score("weighted_sum", ids, names, mat, agg)
 
 
 def lexicographic(

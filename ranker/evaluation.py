@@ -33,7 +33,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .aggregation import copeland
-from .hardware import LatencyModel, MeasurementModel, core_family
+from .hardware import LatencyModel, MeasurementModel, core_family, finite_float as _f
 from .metrics import ndcg_at_k, spearman, top1_regret, weighted_tau
 from .spider import FusionRanker, RankingTask, SpiderConfig, SpiderRanker, _torch_threads
 from .transferability import leep, logme, nce, nleep, shrinkage_h_score
@@ -59,13 +59,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
-
-def _f(x) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return float("nan")
-    return v if math.isfinite(v) else float("nan")
 
 
 def _nanmean(xs: Iterable[float]) -> float:

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import graph_facts
 from .aggregation import copeland
-from .hardware import accelerator_kind, core_family
+from .hardware import accelerator_kind, core_family, finite_float as _f
 
 MODEL_FEATURES = ("acc_z", "log_macs", "log_params", "log_act_bytes", "log_model_bytes", "log_input_size",
                   "int8", "float", "frac_conv", "frac_dwconv", "frac_dense")
@@ -55,13 +55,6 @@ def _log(v) -> float:
         return float("nan")
     return math.log(x) if x > 0 else float("nan")
 
-
-def _f(v) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return float("nan")
-    return x if math.isfinite(x) else float("nan")
 
 
 def model_features(cands: Sequence[dict]) -> np.ndarray:

@@ -42,6 +42,7 @@ __all__ = [
     "MeasurementModel",
     "LatencyModel",
     "memory_headroom",
+    "finite_float",
     "core_family",
     "runtime_family",
     "quantization_kind",
@@ -165,7 +166,8 @@ class Prediction:
     energy_provenance: str | None = None
 
 
-def _num(x) -> float:
+def finite_float(x) -> float:
+    """float(x), or NaN when x is missing, not a number or infinite."""
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -185,7 +187,7 @@ class _Featurizer:
         cats = []
         for i, r in enumerate(rows):
             for j, (name, use_log) in enumerate(self.numeric.items()):
-                v = _num(r.get(name))
+                v = finite_float(r.get(name))
                 if use_log:
                     v = math.log(v) if v > 0 else float("nan")
                 X[i, j] = v
@@ -290,14 +292,14 @@ class MeasurementModel:
         return tuple(str(r.get(k, "")) for k in self.key_fields)
 
     def fit(self, records: Iterable[Mapping]) -> "MeasurementModel":
-        rows = [r for r in records if _num(r.get(self.target)) > 0]
+        rows = [r for r in records if finite_float(r.get(self.target)) > 0]
         if len(rows) < 2:
             raise ValueError(f"need at least two records with a positive {self.target!r}")
         self._measured = {}
         for r in rows:
-            self._measured.setdefault(self._key(r), []).append(_num(r[self.target]))
+            self._measured.setdefault(self._key(r), []).append(finite_float(r[self.target]))
         feat = _Featurizer(self.numeric, self.categorical).fit(rows)
-        logy = np.log([_num(r[self.target]) for r in rows])
+        logy = np.log([finite_float(r[self.target]) for r in rows])
         self._reg = _LogRegressor(feat, self.kind, self.seed, self.ridge_alpha).fit(rows, logy)
         return self
 
@@ -337,7 +339,7 @@ class LatencyModel(MeasurementModel):
     def fit(self, records: Iterable[Mapping]) -> "LatencyModel":
         records = list(records)
         super().fit(records)
-        with_energy = [r for r in records if _num(r.get("energy_uj")) > 0]
+        with_energy = [r for r in records if finite_float(r.get("energy_uj")) > 0]
         self.energy = None
         if len(with_energy) >= 5:
             self.energy = MeasurementModel(

@@ -239,18 +239,7 @@ def test_demo_tds_import_with_benchmark_ids():
 
 
 def test_cli_import_and_export(tmp_path, shared):
-    import click
-
-    from registry.cli_devices import register
-
-    @click.group()
-    @click.option("--store")
-    @click.pass_context
-    def cli(ctx, store):
-        ctx.ensure_object(dict)
-        ctx.obj["store"] = store
-
-    register(cli)
+    from registry.cli import cli
     runner = CliRunner()
     db = str(tmp_path / "db")
     nano = DEMO_TDS / "arduino-nano-33-ble-sense.td.jsonld"

@@ -1,23 +1,11 @@
 """import-model and import-benchmarks as a user meets them (click's runner, a real store)."""
 import json
 
-import click
 from click.testing import CliRunner
 
 from kg import demo
 from kg.store import Store
-from registry.cli_models import register
-
-
-@click.group()
-@click.option("--store")
-@click.pass_context
-def arachne(ctx, store):
-    ctx.ensure_object(dict)
-    ctx.obj["store"] = store
-
-
-register(arachne)
+from registry.cli import cli as arachne
 
 
 def run(*args):
