@@ -41,6 +41,15 @@ class StoreError(Exception):
     """A query or update the store could not run (syntax, I/O)."""
 
 
+class StorageError(StoreError):
+    """The storage itself failed (disk full, I/O error, SPARQL server unreachable): the request
+    was fine and may succeed later. `disk_full` tells a full disk from other failures."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.disk_full = "no space left" in message.lower() or "enospc" in message.lower()
+
+
 @dataclass
 class Results:
     """SELECT results: variable names and rows of rdflib terms (None where unbound)."""
@@ -213,10 +222,16 @@ class GraphStore:
 class Store(GraphStore):
     """Embedded Oxigraph store, on disk at `path` or in memory when `path` is None."""
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, read_only: bool = False):
+        """`read_only`: open a snapshot of the on-disk store without its write lock, so readers
+        can run beside the process that writes (a later write is seen after reopening)."""
         self.path = Path(path) if path else None
+        self.read_only = read_only and self.path is not None
         try:
-            self._ox = ox.Store(str(self.path)) if self.path else ox.Store()
+            if self.read_only:
+                self._ox = ox.Store.read_only(str(self.path))
+            else:
+                self._ox = ox.Store(str(self.path)) if self.path else ox.Store()
         except OSError as exc:
             raise StoreError(f"{path}: cannot open store: {exc}") from exc
 

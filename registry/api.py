@@ -17,7 +17,8 @@ from flask import Blueprint, Flask, Response, request, url_for
 
 from kg.errors import InputError
 from kg.ids import BASE
-from registry.app import ProblemError, registry, require_write_access
+from registry.problems import ProblemError
+from registry.state import registry, require_write_access
 
 bp = Blueprint("api", __name__)
 

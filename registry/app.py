@@ -1,24 +1,21 @@
 """The HTTP service: one Flask app holding the SPARQL endpoint, the WoT Thing Description
 Directory, the model/recommend JSON API and the web explorer, all over one `Store`.
 
-Shared here: configuration, the per-app `Registry` state (store, write lock, a generation
-counter that read caches key on), RFC 7807 problem details and the write-access check."""
+This module only assembles the app: configuration, the views, and one app-wide handler that turns
+input and store errors into problem details. Shared state lives in `registry.state`, problem
+details in `registry.problems`; views import those, never this module."""
 from __future__ import annotations
 
-import functools
-import hmac
-import json
 import os
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from kg.store import Store
+from kg.errors import InputError
+from kg.store import Store, StorageError
+from registry.problems import ProblemError, problem
+from registry.state import Registry
 
 MB = 1024 * 1024
 
@@ -42,111 +39,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
 # Path prefixes whose errors are RFC 7807 problem details (the rest are explorer pages).
 API_PREFIXES = ("/sparql", "/things", "/search", "/events", "/models", "/feasible", "/recommend",
                 "/.well-known", "/api")
-
-
-class ProblemError(Exception):
-    """Raise from a view to answer RFC 7807 problem details."""
-
-    def __init__(self, status: int, title: str, detail: str | None = None, headers: dict | None = None, **extra):
-        super().__init__(detail or title)
-        self.status, self.title, self.detail, self.extra = status, title, detail, extra
-        self.headers = headers or {}
-
-
-def problem(status: int, title: str, detail: str | None = None, headers: dict | None = None, **extra) -> Response:
-    """An RFC 7807 problem details response (UTF-8 JSON)."""
-    body = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    body.update(extra)
-    resp = Response(json.dumps(body, ensure_ascii=False).encode("utf-8"), status,
-                    content_type="application/problem+json; charset=utf-8")
-    for k, v in (headers or {}).items():
-        resp.headers[k] = v
-    return resp
-
-
-class LRU:
-    """A small thread-safe LRU map for cached read answers."""
-
-    def __init__(self, size: int = 256):
-        self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        return None
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-
-@dataclass
-class Registry:
-    """What every view shares: the store, one lock that serialises writes, and a generation
-    number bumped by every write so cached reads know when they are stale."""
-
-    store: Store
-    config: dict
-    write_lock: threading.RLock = field(default_factory=threading.RLock)
-    generation: int = 0
-    cache: LRU = field(default_factory=lambda: LRU(512))
-    services: dict = field(default_factory=dict)  # per-module state (query runner, event bus)
-
-    def changed(self) -> None:
-        """Call after every write: invalidates the read caches."""
-        self.generation += 1
-
-    def service(self, name: str, make: Callable[[], Any]):
-        """The per-app object `name` (query runner, event bus, Thing index), made once on first use."""
-        found = self.services.get(name)
-        if found is None:
-            with self.write_lock:  # double-checked: two first requests must not make two
-                found = self.services.get(name)
-                if found is None:
-                    found = self.services[name] = make()
-        return found
-
-    def cached(self, key, compute: Callable[[], Any], max_age: float = 0.0):
-        """`compute()` once per store generation (reads are cheap when nothing changed); with
-        `max_age`, an answer up to that many seconds old is also good (pages under write load)."""
-        generation, now = self.generation, time.monotonic()
-        hit = self.cache.get(key)
-        if hit is not None and (hit[0] == generation or now - hit[1] < max_age):
-            return hit[2]
-        value = compute()
-        self.cache.put(key, (generation, now, value))
-        return value
-
-
-def registry() -> Registry:
-    return current_app.extensions["arachne"]
-
-
-def require_write_access(view):
-    """Writes need `Authorization: Bearer <ARACHNE_TOKEN>` when a token is configured; reads stay open."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        token = current_app.config.get("ARACHNE_TOKEN")
-        if token:
-            given = request.headers.get("Authorization", "")
-            scheme, _, value = given.partition(" ")
-            is_form = request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded")
-            if not value and is_form and request.form.get("token"):  # the explorer's upload form
-                scheme, value = "bearer", request.form["token"]
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-                return problem(401, "Unauthorized", "this directory is read-only without a valid bearer token",
-                               headers={"WWW-Authenticate": 'Bearer realm="arachne"'})
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def _wants_problem() -> bool:
@@ -205,6 +97,19 @@ def create_app(store: Store | None = None, config: dict | None = None) -> Flask:
                 resp.headers["Allow"] = ", ".join(exc.valid_methods)
             return resp
         return explorer.error_page(exc.code or 500, exc.name, exc.description)
+
+    @app.errorhandler(InputError)
+    def _input_error(exc: InputError):  # bad input anywhere below a view: 400 naming the field
+        errors = [{"field": f or "", "description": m} for f, m in exc.problems]
+        return _problem_error(ProblemError(400, "Invalid input", exc.one_line(), validationErrors=errors))
+
+    @app.errorhandler(StorageError)
+    def _storage_error(exc: StorageError):  # the disk or the SPARQL server failed: not the client's fault
+        app.logger.error("storage failure on %s %s: %s", request.method, request.path, exc)
+        status = 507 if exc.disk_full else 503
+        return _problem_error(ProblemError(status, "Insufficient Storage" if status == 507 else "Service Unavailable",
+                                           f"the store could not complete the request: {exc}",
+                                           headers={"Retry-After": "30"}))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -13,7 +13,8 @@ from markupsafe import Markup, escape
 
 from kg.errors import InputError
 from registry import api
-from registry.app import ProblemError, registry, require_write_access
+from registry.problems import ProblemError
+from registry.state import registry, require_write_access
 
 # Templates and static files are the app's own (registry/templates, registry/static).
 bp = Blueprint("explorer", __name__)

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, Response, request
 
 from kg.store import Store, StoreError
-from registry.app import ProblemError, registry
+from registry.problems import ProblemError
+from registry.state import registry
 
 bp = Blueprint("sparql", __name__)
 

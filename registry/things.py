@@ -26,7 +26,8 @@ from flask import Blueprint, Flask, Response, current_app, request, stream_with_
 
 from kg import td
 from kg.errors import InputError
-from registry.app import LRU, ProblemError, registry, require_write_access
+from registry.problems import ProblemError
+from registry.state import LRU, registry, require_write_access
 
 bp = Blueprint("things", __name__)
 
