@@ -19,10 +19,19 @@ system:
 	  else echo "install chromium, a Java runtime and Virtuoso (sudo apt-get install chromium default-jre-headless virtuoso-opensource-7-bin)"; fi; \
 	fi
 
+# node-wot (Eclipse Thingweb), the WoT consumer tests/registry/test_tdd_hardening.py drives against the
+# directory, installed into .node/ (ignored); without npm that test is skipped.
+NODE_WOT := .node/node_modules/@node-wot/core/package.json
+$(NODE_WOT):
+	@if command -v npm >/dev/null; then npm install --prefix .node --no-audit --no-fund --silent @node-wot/core@0.9.2 @node-wot/binding-http@0.9.2; \
+	else echo "npm not found: the node-wot test will be skipped (install Node.js and npm)"; fi
+
+node-wot: $(NODE_WOT)
+
 demo: $(VENV)/.installed
 	$(BIN)/arachne --store demo-store demo
 
-test: $(VENV)/.installed system
+test: $(VENV)/.installed system node-wot
 	$(BIN)/python -m pytest
 
-.PHONY: demo test system
+.PHONY: demo test system node-wot

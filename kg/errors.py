@@ -18,3 +18,20 @@ class InputError(Exception):
         parts = [p for p in (self.file, self.field) if p]
         where = ": ".join(parts)
         return f"{where}: {self.message}" if where else self.message
+
+
+class StoreError(Exception):
+    """A query or update the store could not run (syntax, I/O)."""
+
+
+class StorageError(StoreError):
+    """The storage itself failed (disk full, I/O error, SPARQL server unreachable): the request
+    was fine and may succeed later. `disk_full` tells a full disk from other failures."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.disk_full = "no space left" in message.lower() or "enospc" in message.lower()
+
+
+class StoreLocked(StoreError):
+    """Another process (typically `arachne serve`) holds the embedded store's write lock."""

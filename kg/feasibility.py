@@ -14,20 +14,16 @@ from rdflib.namespace import RDF, XSD
 from kg.errors import InputError
 from kg.ids import AR
 from kg.store import Store
+from kg.units import byte_size
+from kg.vocab import MODALITY_TERMS
 from kg.validation import validate
 
 QUERIES = Path(__file__).resolve().parent / "queries"
-MODALITIES = ("audio", "image", "inertial", "timeseries", "environmental", "tabular")
-_MODALITY_IRI = {m: AR[{"timeseries": "TimeSeries"}.get(m, m.capitalize())] for m in MODALITIES}
 
 
 @lru_cache(maxsize=None)
 def named_query(name: str) -> str:
     return (QUERIES / f"{name}.rq").read_text()
-
-
-def kib(n: float) -> str:
-    return f"{n / 1024:.1f} KiB"
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,7 @@ class Request:
         if self.task:
             g.add((node, AR.forTask, URIRef(self.task)))
         if self.modality:
-            g.add((node, AR.requiresModality, _MODALITY_IRI.get(self.modality, Literal(self.modality))))
+            g.add((node, AR.requiresModality, MODALITY_TERMS.get(self.modality, Literal(self.modality))))
         if self.runtime:
             g.add((node, AR.requiresRuntime, URIRef(self.runtime)))
         for prop, value, dtype in (
@@ -112,8 +108,8 @@ def _reasons(f: dict, req: Request) -> tuple[list[str], list[str]]:
     elif f["needRam"] is None:
         reasons.append("model RAM unknown (no tensor-arena figure and no measurement on this device)")
     elif f["needRam"] + reserve_ram > f["ram"]:
-        extra = f" + {kib(reserve_ram)} reserved" if reserve_ram else ""
-        reasons.append(f"RAM: needs {kib(f['needRam'])}{extra}, device has {kib(f['ram'])}")
+        extra = f" + {byte_size(reserve_ram)} reserved" if reserve_ram else ""
+        reasons.append(f"RAM: needs {byte_size(f['needRam'])}{extra}, device has {byte_size(f['ram'])}")
     if f["missingOps"]:
         reasons.append(f"operators not supported by the device's runtimes: {f['missingOps']}")
     elif f["runtime"] is None and f["needFlash"] is None:
@@ -121,8 +117,8 @@ def _reasons(f: dict, req: Request) -> tuple[list[str], list[str]]:
     if f["flash"] is None:
         reasons.append("device flash unknown")
     elif f["needFlash"] is not None and f["needFlash"] + reserve_flash > f["flash"]:
-        extra = f" + {kib(reserve_flash)} reserved" if reserve_flash else ""
-        reasons.append(f"flash: needs {kib(f['needFlash'])} (model + runtime){extra}, device has {kib(f['flash'])}")
+        extra = f" + {byte_size(reserve_flash)} reserved" if reserve_flash else ""
+        reasons.append(f"flash: needs {byte_size(f['needFlash'])} (model + runtime){extra}, device has {byte_size(f['flash'])}")
     if f["missingSensors"]:
         reasons.append(f"sensors missing on the device: {f['missingSensors']}")
     if f["missingModalities"]:
@@ -153,7 +149,7 @@ def _wanted(store: Store, request: Request) -> set[str] | None:
     """The models of the request's task and modality (None: no such restriction)."""
     keep = None
     for prop, value in ((AR.performsTask, request.task),
-                        (AR.hasModality, _MODALITY_IRI.get(request.modality) if request.modality else None)):
+                        (AR.hasModality, MODALITY_TERMS.get(request.modality) if request.modality else None)):
         if value:
             found = set(store.select(f"SELECT ?m WHERE {{ ?m <{prop}> <{value}> }}").column("m"))
             keep = found if keep is None else keep & found

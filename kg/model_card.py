@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from kg.errors import InputError
-from kg.model_facts import MODALITIES
+from kg.vocab import MODALITIES
 
 # Sensor words -> ar: sensor classes.
 SENSORS = {

@@ -7,9 +7,6 @@ from dataclasses import asdict, dataclass, field
 # Quantization labels shared by the extractors; kg/models.py maps them to ar: individuals.
 QUANTIZATIONS = ("int8", "uint8", "float32", "float16", "hybrid")
 
-# Input modalities (ar:Audio ...) by lower-case label.
-MODALITIES = ("audio", "image", "inertial", "timeseries", "environmental", "tabular")
-
 
 @dataclass
 class TensorInfo:
@@ -31,6 +28,12 @@ class OperatorUse:
     count: int
     domain: str
     macs: int = 0
+    # Cost-model features (ranker/cost_model.py): the operator's class (conv, depthwise,
+    # dense, pooling, elementwise, activation, recurrent, other), bytes of the constant
+    # weights its nodes read, and the elements their outputs hold.
+    op_class: str = "other"
+    weight_bytes: int = 0
+    output_elements: int = 0
 
 
 @dataclass
@@ -54,6 +57,9 @@ class ModelFacts:
     modality: str | None = None
     modality_basis: str | None = None   # 'shape' here; kg/models.py may override from the card
     notes: list[str] = field(default_factory=list)  # what was not counted, and why
+    peak_activation_bytes: int | None = None  # live activations at the widest point, node order
+    input_bytes: int | None = None            # bytes of the first input tensor
+    tensor_types: dict = field(default_factory=dict)  # activation (non-constant) tensors per dtype
     extra: dict = field(default_factory=dict)       # format-specific details (producer, opsets ...)
 
     @property

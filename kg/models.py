@@ -13,16 +13,16 @@ from pathlib import Path
 
 from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 
+from kg.boards import runtime_family
 from kg.errors import InputError
 from kg.ids import AR, dataset_iri, model_iri, runtime_iri, slug, task_iri
 from kg.model_card import card_facts, card_modality, merge_overrides
 from kg.model_facts import ModelFacts
+from kg.vocab import MODALITY_TERMS
 
 SCHEMA = Namespace("https://schema.org/")
 FORMAT_TERMS = {"tflite": AR.TFLite, "onnx": AR.ONNX}
 QUANT_TERMS = {"int8": AR.Int8, "uint8": AR.UInt8, "float32": AR.Float32, "float16": AR.Float16, "hybrid": AR.Hybrid}
-MODALITY_TERMS = {"audio": AR.Audio, "image": AR.Image, "inertial": AR.Inertial, "timeseries": AR.TimeSeries,
-                  "environmental": AR.Environmental, "tabular": AR.Tabular}
 EXPECTED = "expected a TFLite flatbuffer ('TFL3' at byte 4) or an ONNX protobuf"
 
 
@@ -134,7 +134,9 @@ def model_graph(f: dict) -> Graph:
 
     for op in f["operators"]:
         g.add((m, AR.usesOperator, Literal(op["name"])))
-        node = URIRef(f"{f['iri']}#op-{slug(op['domain'])}-{slug(op['name'])}-v{op['version']}")
+        # ONNX Conv nodes split into conv and depthwise uses: the class keeps their IRIs apart.
+        dw = "-depthwise" if op.get("op_class") == "depthwise" and op["name"] != "DEPTHWISE_CONV_2D" else ""
+        node = URIRef(f"{f['iri']}#op-{slug(op['domain'])}-{slug(op['name'])}-v{op['version']}{dw}")
         g.add((m, AR.hasOperatorUse, node))
         g.add((node, RDF.type, AR.OperatorUse))
         g.add((node, AR.operatorName, Literal(op["name"])))
@@ -142,6 +144,19 @@ def model_graph(f: dict) -> Graph:
         g.add((node, AR.operatorCount, lit_int(op["count"])))
         g.add((node, AR.operatorDomain, Literal(op["domain"])))
         g.add((node, AR.operatorMacs, lit_int(op["macs"])))
+        if "op_class" in op:  # cost-model features (ranker/cost_model.py)
+            g.add((node, AR.operatorClass, Literal(op["op_class"])))
+            g.add((node, AR.operatorWeightBytes, lit_int(op["weight_bytes"])))
+            g.add((node, AR.operatorOutputElements, lit_int(op["output_elements"])))
+    for key, prop in (("peak_activation_bytes", AR.peakActivationBytes), ("input_bytes", AR.inputBytes)):
+        if f.get(key) is not None:
+            g.add((m, prop, lit_int(f[key])))
+    for dtype, n in (f.get("tensor_types") or {}).items():
+        node = URIRef(f"{f['iri']}#tensors-{slug(dtype)}")
+        g.add((m, AR.hasTensorTypeCount, node))
+        g.add((node, RDF.type, AR.TensorTypeCount))
+        g.add((node, AR.countedDtype, Literal(dtype)))
+        g.add((node, AR.tensorCount, lit_int(n)))
 
     modality = MODALITY_TERMS.get(f.get("modality") or "")
     if modality is not None:
@@ -182,8 +197,6 @@ def model_graph(f: dict) -> Graph:
     if f.get("creator"):
         g.add((m, SCHEMA.creator, Literal(f["creator"])))
     if f.get("runtime"):
-        from kg.benchmarks import runtime_family
-
         rt = runtime_family(f["runtime"])
         if rt:
             node = URIRef(runtime_iri(rt[0]))
@@ -216,3 +229,38 @@ def describe_models(paths, progress: bool = True, **kwargs) -> list[ModelDescrip
         if bar is not None:
             bar.stop()
     return out
+
+
+def describe_for_import(paths, **kwargs) -> list[ModelDescription]:
+    """Describe model files (describe_models' keyword arguments) and check them for the store:
+    every file read, no two files the same model, every graph conforming to the shapes. One
+    InputError lists every problem, so a face writes all of them (`store_models`) or none."""
+    from kg.validation import validate
+
+    paths = list(paths)
+    results = describe_models(paths, **kwargs)
+    errors = [r for r in results if isinstance(r, InputError)]
+    if len(paths) == 1 and errors:
+        raise errors[0]
+    if errors:
+        raise InputError(None, None, f"{len(errors)} of {len(paths)} file(s) could not be read; nothing written",
+                         problems=[(None, e.one_line()) for e in errors])
+    seen: dict[str, str] = {}
+    for d in results:
+        if d.iri in seen:
+            raise InputError(d.facts["file"], None, f"it and {seen[d.iri]} would both be {d.iri}; give them "
+                             "different names (--name, or a card)")
+        seen[d.iri] = d.facts["file"]
+    problems = [(f"{v.node} {v.path or ''}".strip(), f"{v.message}; found {v.found}")
+                for d in results for v in validate(d.graph)]
+    if problems:
+        raise InputError(None, problems[0][0], f"the description does not conform to the shapes "
+                         f"({problems[0][1]}); nothing written", problems=problems)
+    return results
+
+
+def store_models(store, descriptions: list[ModelDescription]) -> list[str]:
+    """Write described models, one named graph each, in one transaction; the IRIs it replaced."""
+    replaced = [d.iri for d in descriptions if store.has_graph(d.iri)]
+    store.put_graphs({d.iri: d.graph for d in descriptions})
+    return replaced

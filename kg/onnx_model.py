@@ -28,6 +28,7 @@ Rules:
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 
 from kg.errors import InputError
 from kg.model_facts import ModelFacts, OperatorUse, TensorInfo, dims_product, guess_modality_from_shapes
@@ -36,6 +37,20 @@ CONV_OPS = {"Conv", "ConvInteger", "QLinearConv"}
 MATMUL_OPS = {"MatMul", "MatMulInteger", "QLinearMatMul"}
 GEMM_OPS = {"Gemm", "QGemm"}  # QGemm: com.microsoft, written by onnxruntime's quantizer
 WEIGHTED = CONV_OPS | MATMUL_OPS | GEMM_OPS | {"ConvTranspose"}
+# Operator classes for the hardware cost model (as kg/tflite_model.OP_CLASSES); a Conv whose
+# group equals its output channels is "depthwise" (decided per node in _op_class).
+OP_CLASSES = {
+    **dict.fromkeys(CONV_OPS | {"ConvTranspose"}, "conv"),
+    **dict.fromkeys(MATMUL_OPS | GEMM_OPS, "dense"),
+    **dict.fromkeys(("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean",
+                     "ReduceMax", "ReduceSum", "QLinearAveragePool", "QLinearGlobalAveragePool", "LpPool"),
+                    "pooling"),
+    **dict.fromkeys(("Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Sqrt", "Abs", "Neg", "Exp", "Log",
+                     "Sum", "QLinearAdd", "QLinearMul"), "elementwise"),
+    **dict.fromkeys(("Relu", "Clip", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "HardSwish", "HardSigmoid",
+                     "LeakyRelu", "PRelu", "Elu", "Gelu", "QLinearSigmoid", "QLinearLeakyRelu"), "activation"),
+    **dict.fromkeys(("LSTM", "GRU", "RNN"), "recurrent"),
+}
 # Inputs that are quantization parameters, not weights: op -> positions.
 QPARAM_INPUTS = {
     "QuantizeLinear": {1, 2}, "DequantizeLinear": {1, 2},
@@ -151,7 +166,8 @@ def _read_onnx(data: bytes, file: str) -> ModelFacts:
     inputs = [info(vi) for vi in graph.input if vi.name not in inits]
     outputs = [info(vi) for vi in graph.output]
 
-    uses: dict[tuple, list[int]] = {}
+    uses: dict[tuple, list[int]] = {}  # key -> [nodes, MACs, weight bytes, output elements]
+    seen_w: set[str] = set()
     params = 0
     counted: set[str] = set()
     weighted_weight_types = []
@@ -159,11 +175,17 @@ def _read_onnx(data: bytes, file: str) -> ModelFacts:
     zp_types = []
     for node in graph.node:
         domain = node.domain or "ai.onnx"
-        key = (node.op_type, opsets.get(domain, 0), domain)
+        key = (node.op_type, opsets.get(domain, 0), domain, _op_class(node, shapes))
         m = _node_macs(node, shapes, notes)
-        u = uses.setdefault(key, [0, 0])
+        u = uses.setdefault(key, [0, 0, 0, 0])
         u[0] += 1
         u[1] += m
+        for name in node.input:
+            t = inits.get(name) or consts.get(name)
+            if t is not None and name not in seen_w:
+                seen_w.add(name)
+                u[2] += dims_product(t.dims) * _dtype_bytes(t.data_type)
+        u[3] += sum(dims_product(shapes[o]) for o in node.output if o in shapes)
         qpos = QPARAM_INPUTS.get(node.op_type, set())
         for pos, name in enumerate(node.input):
             t = inits.get(name) or consts.get(name)
@@ -193,7 +215,8 @@ def _read_onnx(data: bytes, file: str) -> ModelFacts:
             zp_types.append(types.get(node.input[5], 0))
 
     quant = _quantization(weighted_weight_types, has_qlinear, has_quant_acts, has_dynamic, has_dequant_weights, zp_types)
-    operators = [OperatorUse(op, v, c, d, macs) for (op, v, d), (c, macs) in sorted(uses.items())]
+    operators = [OperatorUse(op, v, c, d, macs, cls, wb, oe)
+                 for (op, v, d, cls), (c, macs, wb, oe) in sorted(uses.items())]
     # Weights as a runtime holds them: initializers, Constant outputs, and dequantized
     # initializers (QDQ models), which runtimes fold into the quantized kernels.
     weight_names = set(inits) | set(consts)
@@ -207,6 +230,10 @@ def _read_onnx(data: bytes, file: str) -> ModelFacts:
         operators=operators, tensor_count=len(tensor_names), inputs=inputs, outputs=outputs,
         quantization=quant, parameter_count=int(params), macs=int(sum(o.macs for o in operators)),
         arena_bytes=arena, arena_method="estimate" if arena is not None else None,
+        peak_activation_bytes=arena,
+        input_bytes=dims_product(inputs[0].shape) * _dtype_bytes(types.get(inputs[0].name, 0)) if inputs else None,
+        tensor_types=dict(sorted(Counter(_dtype_name(types[n]) for n in types
+                                         if n not in weight_names).items())),
         notes=sorted(notes),
         extra={"ir_version": int(model.ir_version), "opsets": opsets,
                "producer": f"{model.producer_name} {model.producer_version}".strip() or None},
@@ -214,6 +241,16 @@ def _read_onnx(data: bytes, file: str) -> ModelFacts:
     facts.modality = guess_modality_from_shapes(inputs)
     facts.modality_basis = "shape" if facts.modality else None
     return facts
+
+
+def _op_class(node, shapes: dict) -> str:
+    cls = OP_CLASSES.get(node.op_type, "other")
+    if cls == "conv" and node.op_type != "ConvTranspose":
+        w = shapes.get(node.input[3] if node.op_type == "QLinearConv" else node.input[1]) if len(node.input) > 1 else None
+        group = _attr(node, "group", 1)
+        if group > 1 and w and len(w) >= 2 and w[1] == 1 and w[0] == group:
+            return "depthwise"
+    return cls
 
 
 def _attr(node, name, default=None):

@@ -15,8 +15,8 @@ Buckets have fixed bounds, so a model's class depends on the model alone: writin
 dropping one model never changes another's class. Each model's `ar:requirementClass` link
 lives in the model's own named graph (it goes when the model is replaced or dropped); the
 profile and class nodes live in INDEX_GRAPH, shared, and are only ever added to.
-`GraphStore.put_graphs` keeps the index in step with every write; `reindex` rebuilds it for
-a store other tools wrote to.
+`annotate` is a write hook of the store (kg.store.on_write), so `GraphStore.put_graphs` keeps
+the index in step with every write; `reindex` rebuilds it for a store other tools wrote to.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, XSD
 
 from kg.ids import AR, BASE
+from kg.store import GraphData, as_graph, on_write
 
 INDEX_GRAPH = BASE + "graph/requirement-index"
 STEPS_PER_DOUBLING = 8  # bucket ratio 2^(1/8) ~ 1.09: few boundary models, few thousand classes
@@ -93,17 +94,22 @@ def _int(graph: Graph, node, prop) -> int | None:
         return None
 
 
-def annotate(graphs: Mapping[str, Graph]) -> tuple[dict[str, Graph], Graph]:
+_ARENA = f"<{AR.arenaBytes}>"
+
+
+@on_write
+def annotate(graphs: Mapping[str, GraphData]) -> dict[str, Graph]:
     """Index entries for the models described in graphs about to be written.
 
-    Returns ({graph name: link triples to add to it}, triples to add to INDEX_GRAPH). A model
-    is indexed when its graph gives its format and arena bytes (without a RAM figure no device
-    fits it unless measured, which the feasibility query handles separately)."""
+    Returns {graph name: link triples to add to it}, and under INDEX_GRAPH the triples to add to
+    the index. A model is indexed when its graph gives its format and arena bytes (without a RAM
+    figure no device fits it unless measured, which the feasibility query handles separately)."""
     links: dict[str, Graph] = {}
     lines: set[str] = set()
     for name, graph in graphs.items():
-        if name == INDEX_GRAPH:
-            continue
+        if name == INDEX_GRAPH or (isinstance(graph, str) and _ARENA not in graph):
+            continue  # N-Triples without a model (Thing Descriptions): not parsed, imports stay fast
+        graph = as_graph(graph)
         for model in set(graph.subjects(AR.arenaBytes, None)):
             fmt, arena = graph.value(model, AR.hasFormat), _int(graph, model, AR.arenaBytes)
             if fmt is None or arena is None or not isinstance(model, URIRef):
@@ -114,10 +120,9 @@ def annotate(graphs: Mapping[str, Graph]) -> tuple[dict[str, Graph], Graph]:
                                      (str(o) for o in graph.objects(model, AR.hasModality)))
             links.setdefault(name, Graph()).add((model, AR.requirementClass, URIRef(cls)))
             lines.update(entry)
-    index = Graph()
     if lines:
-        index.parse(data="\n".join(sorted(lines)), format="nt")
-    return links, index
+        links[INDEX_GRAPH] = Graph().parse(data="\n".join(sorted(lines)), format="nt")
+    return links
 
 
 _FACTS = """

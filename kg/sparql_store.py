@@ -7,6 +7,9 @@ embedded store, so both backends return the same `Results`, bool and Graph.
 `put_graphs` sends ONE update request: servers that apply a request atomically
 (Oxigraph does) replace all the graphs or none.
 
+A server that cannot be reached (refused connection, timeout) raises
+`kg.store.StorageError`, as a failing disk does in the embedded store.
+
 Servers differ; a `Dialect` says how, and is picked from the HTTP `Server`
 header of the first answer (or given). Oxigraph server: query at /query, update
 at /update, Graph Store at /store; the `union-default-graph` parameter makes
@@ -19,12 +22,15 @@ Virtuoso (7.2) quirks, each handled here unless marked "documented only":
   DB.DBA.SPARQL_INSERT_DICT_CONTENT" until the server grants them:
   `GRANT SPARQL_UPDATE TO "SPARQL";` (server setup, see tests/conftest.py).
 - Blank nodes are refused in INSERT DATA ("SP031 ... not allowed in a constant
-  clause"): a graph with blank nodes is written as `INSERT { ... } WHERE {}`,
-  which makes the same fresh blank nodes.
+  clause"): a graph with blank nodes (an rdflib Graph or N-Triples text) is
+  written as `INSERT { ... } WHERE {}`, which makes the same fresh blank nodes.
 - Its JSON results use the pre-standard "typed-literal" and write booleans as
   "1": results are asked for as XML instead.
 - ASK is answered as a result set: no row (false) or one row binding
   `__ASK_RETVAL` to 1 (true); it is turned back into a boolean.
+- pyoxigraph's XML results parser trims whitespace at both ends of a literal
+  (a verbatim TD ends with a newline): those ends are rewritten as character
+  references first.
 - Result blank nodes are labelled "nodeID://b10000", not a valid label: the
   "nodeID://" prefix is stripped before parsing.
 - A combined Accept header (results and graph types) gets text/html back for
@@ -76,9 +82,12 @@ from SPARQLWrapper.SPARQLExceptions import (
 
 from kg.store import (
     EXPORT_FORMATS,
+    GraphData,
     GraphStore,
     Results,
+    StorageError,
     StoreError,
+    URL_BACKENDS,
     answer_to_python,
     export_dataset,
     graph_from_ntriples,
@@ -190,8 +199,38 @@ def _server_message(body) -> str:
     return text[:400] + ("..." if len(text) > 400 else "") if text else "(no message)"
 
 
-def _has_bnodes(graph: Graph) -> bool:
+_BNODE_NT = re.compile(r"(?:^|\s)_:")  # a blank node term in N-Triples (or "_:" in a literal: harmless)
+_TYPED_INT_NT = re.compile(r'"([^"]*)"\^\^<(%s)>' % "|".join(re.escape(t) for t in sorted(INTEGER_TYPES)))
+
+
+_LITERAL_XML = re.compile(rb"(<literal[^>]*>)([^<]*)(</literal>)")
+_XML_SPACE = b" \t\r\n"
+
+
+def _keep_edge_whitespace(match: re.Match) -> bytes:
+    """pyoxigraph's XML results parser trims whitespace at the ends of a literal (a TD's verbatim
+    JSON ends with a newline); it keeps character references, so the ends are written as those."""
+    text = match.group(2)
+    core = text.strip(_XML_SPACE)
+    if core == text:
+        return match.group(0)
+    lead = text[:len(text) - len(text.lstrip(_XML_SPACE))]
+    trail = text[len(text.rstrip(_XML_SPACE)):] if core else b""
+    refs = b"".join(b"&#%d;" % c for c in lead) + core + b"".join(b"&#%d;" % c for c in trail)
+    return match.group(1) + refs + match.group(3)
+
+
+def _has_bnodes(graph: GraphData) -> bool:
+    if isinstance(graph, str):
+        return bool(_BNODE_NT.search(graph))
     return any(isinstance(s, BNode) or isinstance(o, BNode) for s, _, o in graph)
+
+
+def _typed_integers(graph: GraphData):
+    """The lexical forms of the integer-typed literals of a graph."""
+    if isinstance(graph, str):
+        return (m.group(1) for m in _TYPED_INT_NT.finditer(graph))
+    return (str(o) for _, _, o in graph if isinstance(o, Literal) and str(o.datatype) in INTEGER_TYPES)
 
 
 class SparqlStore(GraphStore):
@@ -299,13 +338,16 @@ class SparqlStore(GraphStore):
         except urllib.error.HTTPError as exc:
             raise StoreError(f"{url} answered HTTP {exc.code} to the {what}: {_server_message(exc.read())}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise StoreError(self._transport_message(url, exc)) from None
+            raise StorageError(self._transport_message(url, exc, update)) from None
 
-    def _transport_message(self, url: str, exc: Exception) -> str:
+    def _transport_message(self, url: str, exc: Exception, write: bool = False) -> str:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         if isinstance(reason, TimeoutError):
-            return f"the SPARQL server at {url} did not answer within {self.timeout:g} s"
-        return f"cannot reach the SPARQL server at {url}: {reason or type(reason).__name__}"
+            return f"the SPARQL server at {url} did not answer within {self.timeout:g} s" + (
+                " (the update may or may not have been applied)" if write else "")
+        sent = isinstance(reason, ConnectionRefusedError) or "refused" in str(reason).lower()
+        return f"cannot reach the SPARQL server at {url}: {reason or type(reason).__name__}" + (
+            " (the update was not sent)" if write and sent else "")
 
     def _get(self, url: str, accept: str) -> bytes | None:
         """A Graph Store Protocol GET; None when the graph does not exist (404)."""
@@ -318,7 +360,7 @@ class SparqlStore(GraphStore):
                 return None
             raise StoreError(f"{url} answered HTTP {exc.code}: {_server_message(exc.read())}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise StoreError(self._transport_message(url, exc)) from None
+            raise StorageError(self._transport_message(url, exc)) from None
 
     def _post(self, url: str, data: bytes, content_type: str) -> None:
         """A Graph Store Protocol POST (adds the triples to the graph)."""
@@ -329,7 +371,7 @@ class SparqlStore(GraphStore):
         except urllib.error.HTTPError as exc:
             raise StoreError(f"{url} refused the triples (HTTP {exc.code}): {_server_message(exc.read())}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise StoreError(self._transport_message(url, exc)) from None
+            raise StorageError(self._transport_message(url, exc, write=True)) from None
 
     def _graph_url(self, name: str) -> str:
         sep = "&" if "?" in self.gsp_url else "?"
@@ -352,6 +394,8 @@ class SparqlStore(GraphStore):
             if mime in RESULT_MIMES:
                 if dialect.bnode_label_prefix and mime == RESULTS_XML:
                     body = body.replace(b"<bnode>" + dialect.bnode_label_prefix, b"<bnode>")
+                if mime == RESULTS_XML:
+                    body = _LITERAL_XML.sub(_keep_edge_whitespace, body)
                 answer = ox.parse_query_results(body, format=RESULT_MIMES[mime])
                 if isinstance(answer, ox.QuerySolutions):
                     # Servers stream results, so a failure midway ends the body with an error
@@ -379,13 +423,13 @@ class SparqlStore(GraphStore):
         return int(solutions[0][0].value) if solutions and solutions[0][0] is not None else 0
 
     # -- graphs -----------------------------------------------------------------
-    def _insert_op(self, name: str, graph: Graph) -> str:
+    def _insert_op(self, name: str, graph: GraphData) -> str:
         dialect = self.dialect
         if dialect.int64_only:
-            for _, _, o in graph:
-                value = _int_or_none(o) if isinstance(o, Literal) and str(o.datatype) in INTEGER_TYPES else None
+            for text in _typed_integers(graph):
+                value = _int_or_none(text)
                 if value is not None and value not in INT64:
-                    raise StoreError(f"{name}: {dialect.name} stores integers in 64 bits and would corrupt {o!s}")
+                    raise StoreError(f"{name}: {dialect.name} stores integers in 64 bits and would corrupt {text}")
         op = super()._insert_op(name, graph)
         if not dialect.bnodes_in_insert_data and _has_bnodes(graph):
             return "INSERT" + op[len("INSERT DATA"):] + " WHERE {}"
@@ -397,7 +441,7 @@ class SparqlStore(GraphStore):
             with self._write_lock:
                 self._post(self._graph_url(name), data, NTRIPLES)
         else:
-            self.add_to_graph(name, graph_from_ntriples(data))
+            self.add_to_graph(name, data.decode("utf-8"))
 
     def has_graph(self, name: str) -> bool:
         pattern = "{}" if self.dialect.empty_graphs else "{ ?s ?p ?o }"
@@ -477,13 +521,16 @@ class SparqlStore(GraphStore):
         """Nothing to do: the server persists each update before acknowledging it."""
 
 
+URL_BACKENDS.update({"http": SparqlStore.at, "https": SparqlStore.at})  # kg.store.open_store's
+
+
 def _boolean(value: bool) -> ox.QueryBoolean:
     """A pyoxigraph boolean answer (what the converters expect from an ASK)."""
     return ox.parse_query_results(b'{"head":{},"boolean":%s}' % (b"true" if value else b"false"), format=ox.QueryResultsFormat.JSON)
 
 
-def _int_or_none(literal: Literal):
+def _int_or_none(text: str):
     try:
-        return int(str(literal))
+        return int(text)
     except ValueError:
         return None  # ill-typed: the server says so

@@ -5,16 +5,27 @@ one from `open_store(location)` and only use the methods of `GraphStore`.
 Every description (a Thing, a model, a benchmark table) lives in its own named
 graph, so replacing or dropping it is one transaction. Queries see the union of
 all graphs as their default graph, so users need no GRAPH clauses.
+
+`GraphStore.put_graphs` is the one writer of whole graphs (rdflib Graphs or ready
+N-Triples text); what must be written with them registers as a write hook
+(`on_write`; the requirement index). Failures of the storage itself (disk, an
+unreachable server) raise `StorageError`, a store another process holds
+`StoreLocked`. kg/__init__.py registers the SPARQL server backend (URL_BACKENDS)
+and the hooks, so this module imports neither (both build on it).
 """
 from __future__ import annotations
 
-import io
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Union
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
+
+from kg.errors import StorageError, StoreError, StoreLocked  # noqa: F401  (re-exported: callers catch them from here)
+from kg.sparql_guard import has_dataset
 
 EXPORT_FORMATS = {
     "turtle": ox.RdfFormat.TURTLE,
@@ -37,17 +48,27 @@ GRAPH_FORMATS = {
 }
 
 
-class StoreError(Exception):
-    """A query or update the store could not run (syntax, I/O)."""
+# A graph to write: an rdflib Graph, or N-Triples text (what the TD importers produce, ready made).
+GraphData = Union[Graph, str]
+# Write hooks see every put_graphs batch and return triples to ADD to named graphs in the same
+# transaction (kg.requirements registers the requirement index this way).
+WRITE_HOOKS: list[Callable[[Mapping[str, GraphData]], Mapping[str, GraphData]]] = []
 
 
-class StorageError(StoreError):
-    """The storage itself failed (disk full, I/O error, SPARQL server unreachable): the request
-    was fine and may succeed later. `disk_full` tells a full disk from other failures."""
+def on_write(hook: Callable[[Mapping[str, GraphData]], Mapping[str, GraphData]]):
+    """Register a write hook (see WRITE_HOOKS); returns it, so it works as a decorator."""
+    if hook not in WRITE_HOOKS:
+        WRITE_HOOKS.append(hook)
+    return hook
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.disk_full = "no space left" in message.lower() or "enospc" in message.lower()
+
+def is_empty(graph: GraphData) -> bool:
+    return not graph.strip() if isinstance(graph, str) else not len(graph)
+
+
+def as_graph(graph: GraphData) -> Graph:
+    """An rdflib Graph of a GraphData (N-Triples text is parsed)."""
+    return Graph().parse(data=graph, format="nt") if isinstance(graph, str) else graph
 
 
 @dataclass
@@ -86,8 +107,10 @@ def _to_rdflib(term):
     raise TypeError(f"unsupported term {term!r}")
 
 
-def _nt_block(graph: Graph) -> str:
-    """N-Triples text of an rdflib graph, for INSERT DATA (works on every SPARQL 1.1 engine)."""
+def _nt_block(graph: GraphData) -> str:
+    """N-Triples text of a graph, for INSERT DATA (works on every SPARQL 1.1 engine)."""
+    if isinstance(graph, str):
+        return graph
     return graph.serialize(format="nt", encoding="utf-8").decode("utf-8")
 
 
@@ -104,6 +127,11 @@ def answer_to_python(answer) -> Results | bool | Graph:
     for t in answer:
         graph.add((_to_rdflib(t.subject), _to_rdflib(t.predicate), _to_rdflib(t.object)))
     return graph
+
+
+def results_from_json(body: bytes) -> Results | bool:
+    """SPARQL JSON results (query_serialized(..., "json"), an endpoint's answer) as Results or bool."""
+    return answer_to_python(ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON))
 
 
 def serialize_answer(answer, fmt: str) -> tuple[str, bytes]:
@@ -139,33 +167,32 @@ class GraphStore:
     backend replaces graphs the same way; a backend supplies the rest."""
 
     # -- graphs -----------------------------------------------------------
-    def put_graphs(self, graphs: Mapping[str, Graph]) -> None:
-        """Replace each named graph by the given triples, all in ONE transaction (one update request).
+    def put_graphs(self, graphs: Mapping[str, GraphData]) -> None:
+        """Replace each named graph by the given triples (an rdflib Graph or N-Triples text), all
+        in ONE transaction (one update request). The one writer of whole graphs: every importer
+        goes through it, so each backend adapts the update once (see SparqlStore._insert_op).
 
-        The requirement index (kg/requirements.py) of the models in them is written in the same
-        transaction, so the fast feasibility query never sees a model without its index entry."""
-        from kg.requirements import INDEX_GRAPH, annotate
-
-        links, index = annotate(graphs)
+        What the write hooks add (the requirement index of the models in them) is written in the
+        same transaction, so the fast feasibility query never sees a model without its entry."""
         ops = []
         for name, graph in graphs.items():
             ops.append(f"DROP SILENT GRAPH <{name}>")
-            if len(graph):
+            if not is_empty(graph):
                 ops.append(self._insert_op(name, graph))
-            if name in links:
-                ops.append(self._insert_op(name, links[name]))
-        if len(index):
-            ops.append(self._insert_op(INDEX_GRAPH, index))
+        for hook in WRITE_HOOKS:
+            for name, extra in hook(graphs).items():
+                if not is_empty(extra):
+                    ops.append(self._insert_op(name, extra))
         if ops:
             self.update(" ;\n".join(ops))
 
-    def put_graph(self, name: str, graph: Graph) -> None:
+    def put_graph(self, name: str, graph: GraphData) -> None:
         """Replace the named graph `name` by `graph` in one transaction."""
         self.put_graphs({name: graph})
 
-    def add_to_graph(self, name: str, graph: Graph) -> None:
+    def add_to_graph(self, name: str, graph: GraphData) -> None:
         """Add triples to a named graph (creating it), in one transaction."""
-        if len(graph):
+        if not is_empty(graph):
             self.update(self._insert_op(name, graph))
 
     def drop_graphs(self, names: Iterable[str]) -> None:
@@ -177,7 +204,7 @@ class GraphStore:
     def drop_graph(self, name: str) -> None:
         self.drop_graphs([name])
 
-    def _insert_op(self, name: str, graph: Graph) -> str:
+    def _insert_op(self, name: str, graph: GraphData) -> str:
         """The update operation that adds `graph` to the named graph `name` (a backend may adapt it)."""
         return f"INSERT DATA {{ GRAPH <{name}> {{\n{_nt_block(graph)}\n}} }}"
 
@@ -227,18 +254,53 @@ class Store(GraphStore):
         can run beside the process that writes (a later write is seen after reopening)."""
         self.path = Path(path) if path else None
         self.read_only = read_only and self.path is not None
+        self._broken = False  # a write failed on the disk: reopen before the next one
         try:
             if self.read_only:
-                self._ox = ox.Store.read_only(str(self.path))
+                self._ox = _open_read_only(self.path)
             else:
+                if self.path:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)  # RocksDB makes the last folder only
                 self._ox = ox.Store(str(self.path)) if self.path else ox.Store()
         except OSError as exc:
-            raise StoreError(f"{path}: cannot open store: {exc}") from exc
+            if "lock" in str(exc).lower() and self.path and (self.path / "LOCK").exists():
+                raise StoreLocked(f"{path}: the store is in use by {lock_holder(self.path)}; reads can go "
+                                  "beside it, writes must go through it (e.g. the HTTP API of `arachne "
+                                  "serve`) or wait until it stops") from None
+            if not StorageError(str(exc)).disk_full or not (self.path / "CURRENT").exists():
+                raise StorageError(f"{path}: cannot open store: {exc}") from None
+            # a full disk: serve reads from a read-only open; writes retry the real open (check_writable)
+            self._ox, self._broken = ox.Store.read_only(str(self.path)), True
+
+    def check_writable(self) -> None:
+        """Raise StoreLocked when this store was opened read-only beside the process that holds it."""
+        if self.read_only:
+            raise StoreLocked(f"{self.path}: opened read-only (the store is in use by {lock_holder(self.path)}); "
+                              "nothing was written: write through the process that holds it (e.g. the HTTP "
+                              "API of `arachne serve`) or when it has stopped")
+        if self._broken:
+            self._reopen()
+
+    def _reopen(self) -> None:
+        """RocksDB refuses every write after one failed on the disk (ENOSPC) until it is reopened:
+        reopen, so freeing space is enough to recover; while that fails, reads go on read-only."""
+        self._ox = None  # the old handle holds the lock: drop it first
+        try:
+            self._ox, self._broken = ox.Store(str(self.path)), False
+        except OSError as exc:
+            self._ox = ox.Store.read_only(str(self.path))
+            raise StorageError(f"{self.path}: the store cannot be reopened for writing: {exc}") from None
 
     # -- graphs -----------------------------------------------------------
     def load_ntriples(self, name: str, data: bytes) -> None:
         """Bulk-load N-Triples into a named graph (large imports; not one transaction)."""
-        self._ox.bulk_load(data, format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(name))
+        self.check_writable()
+        try:
+            self._ox.bulk_load(data, format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(name))
+        except SyntaxError as exc:
+            raise StoreError(f"N-Triples for {name} do not parse: {exc}") from None
+        except OSError as exc:
+            raise StorageError(f"bulk load into {name} failed (part of it may be written): {exc}") from None
 
     def has_graph(self, name: str) -> bool:
         return self._ox.contains_named_graph(ox.NamedNode(name))
@@ -262,10 +324,13 @@ class Store(GraphStore):
             return list(self._ox.query(sparql, use_default_graph_as_union=union))
         except SyntaxError as exc:
             raise StoreError(f"SPARQL syntax error: {exc}") from exc
+        except (OSError, RuntimeError) as exc:  # e.g. a read-only snapshot whose files the writer compacted away
+            raise StoreError(f"query failed: {exc}") from exc
 
     def _run(self, sparql: str):
         try:
-            return self._ox.query(sparql, use_default_graph_as_union=True)
+            # A query's own FROM / FROM NAMED decides its dataset; without one, the union of all graphs.
+            return self._ox.query(sparql, use_default_graph_as_union=not has_dataset(sparql))
         except SyntaxError as exc:
             raise StoreError(f"SPARQL syntax error: {exc}") from exc
         except (OSError, RuntimeError) as exc:  # RuntimeError: evaluation failed (e.g. a SERVICE call)
@@ -285,12 +350,16 @@ class Store(GraphStore):
 
     def update(self, sparql: str) -> None:
         """Run a SPARQL 1.1 Update request; it is applied entirely or not at all."""
+        self.check_writable()
         try:
             self._ox.update(sparql)
         except SyntaxError as exc:
-            raise StoreError(f"SPARQL update syntax error: {exc}") from exc
-        except (OSError, RuntimeError) as exc:  # RuntimeError: an operation failed, e.g. DROP of a missing graph
-            raise StoreError(f"update failed: {exc}") from exc
+            raise StoreError(f"SPARQL update syntax error: {exc}") from None
+        except OSError as exc:  # the disk: full, read-only, failing
+            self._broken = self.path is not None
+            raise StorageError(f"{self.path}: the update failed and nothing of it was written: {exc}") from None
+        except RuntimeError as exc:  # an operation failed, e.g. DROP of a missing graph
+            raise StoreError(f"update failed: {exc}") from None
 
     # -- export -------------------------------------------------------------
     def export(self, fmt: str = "nquads", graph: str | None = None) -> bytes:
@@ -300,15 +369,65 @@ class Store(GraphStore):
         return export_dataset(self._ox, fmt, graph)
 
     def flush(self) -> None:
-        if self.path:
-            self._ox.flush()
+        if self.path and not self.read_only:
+            try:
+                self.check_writable()
+                self._ox.flush()
+            except OSError as exc:
+                self._broken = True
+                raise StorageError(f"{self.path}: the writes are in the store's log but could not be saved "
+                                   f"to its files (they are recovered on the next open if the log is intact): {exc}"
+                                   ) from None
+
+
+def _open_read_only(path: Path) -> ox.Store:
+    """A read-only snapshot of a store another process may be writing. Opening races with that
+    writer's compactions (a file it lists is deleted meanwhile: RuntimeError "Corruption ... No
+    such file"); a few tries get a consistent list."""
+    for attempt in range(5):
+        try:
+            return ox.Store.read_only(str(path))
+        except RuntimeError as exc:
+            if attempt == 4:
+                raise StorageError(f"{path}: cannot read the store beside the process that writes it: {exc}") from None
+            time.sleep(0.05 * (attempt + 1))
+
+
+def lock_holder(path: Path) -> str:
+    """Who holds the store's LOCK file: 'process 123 (arachne serve ...)', from /proc/locks (Linux);
+    'another process' where that cannot be told."""
+    try:
+        inode = os.stat(Path(path) / "LOCK").st_ino
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 5 and fields[5].rsplit(":", 1)[-1] == str(inode):
+                pid = fields[4]
+                try:
+                    args = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+                except OSError:
+                    return f"process {pid}"
+                if len(args) > 1 and Path(args[0]).name.startswith("python"):  # name the script, not python
+                    args = args[2:] if args[1] == "-m" else args[1:]
+                if args:
+                    args[0] = Path(args[0]).name
+                return f"process {pid} ({' '.join(' '.join(args).split())[:120]})"
+    except OSError:
+        pass
+    return "another process"
+
+
+# URL scheme -> the backend's opener; kg.sparql_store registers http(s) (kg/__init__.py imports it),
+# so this module never imports a backend that builds on it.
+URL_BACKENDS: dict[str, Callable[..., GraphStore]] = {}
 
 
 def open_store(location: str | Path | None = None, **options) -> GraphStore:
     """Open the store a user configured: an http(s):// URL (a SPARQL server, see
     `SparqlStore.at`; `options` go to it), a directory path (embedded), or None for memory."""
-    if isinstance(location, str) and location.startswith(("http://", "https://")):
-        from kg.sparql_store import SparqlStore  # only when asked: it pulls in SPARQLWrapper
-
-        return SparqlStore.at(location, **options)
+    if isinstance(location, str) and "://" in location:
+        scheme = location.split("://", 1)[0].lower()
+        if scheme not in URL_BACKENDS:
+            raise StoreError(f"{location}: no store backend for {scheme}:// URLs "
+                             f"(expected {', '.join(f'{s}://' for s in sorted(URL_BACKENDS))} or a directory)")
+        return URL_BACKENDS[scheme](location, **options)
     return Store(location)

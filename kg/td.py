@@ -137,8 +137,9 @@ def prepare(catalogue: td_profile.BoardCatalogue | None = None, lenient: bool = 
     if catalogue is not None:
         _State.catalogue = catalogue
     _State.lenient = lenient
-    for url in (contexts.TD_11, contexts.TD_10):
-        jsonld.process_context(jsonld.initial_context(JSONLD_BASE), [contexts.PREFIX_CONTEXT, url])
+    # TD 1.1 documents written for TD 1.0 consumers name both ([TD 1.0, TD 1.1, ...]; kg/demo/tds)
+    for urls in ([contexts.TD_11], [contexts.TD_10], [contexts.TD_10, contexts.TD_11]):
+        jsonld.process_context(jsonld.initial_context(JSONLD_BASE), [contexts.PREFIX_CONTEXT, *urls])
 
 
 # -- one document --------------------------------------------------------------------------------
@@ -351,37 +352,34 @@ def process_file(path: str) -> Outcome:
 # -- the store ----------------------------------------------------------------------------------
 
 def write_outcomes(store, outcomes: list[Outcome]) -> list[Outcome]:
-    """Write the graphs of accepted outcomes in ONE transaction (drop + insert per graph), as
-    Store.put_graphs does; the N-Triples come ready-made from the workers, so no rdflib graph is
-    rebuilt here. If the store refuses the batch, each graph is tried alone so only the bad one
-    is rejected. Returns the outcomes marked imported or rejected."""
-    from kg.store import StoreError
+    """Write the graphs of accepted outcomes in ONE transaction through the store's one writer,
+    `put_graphs` (the N-Triples come ready-made from the workers: no rdflib graph is rebuilt).
+    If the store refuses the batch, each graph is tried alone so only the bad one is rejected;
+    a failing store (StorageError: disk, server) is raised, with nothing of the batch written.
+    Returns the outcomes marked imported or rejected."""
+    from kg.store import StorageError, StoreError
 
     ready = [o for o in outcomes if o.nt is not None]
     if not ready:
         return outcomes
     try:
-        store.update(_update_request(ready))
+        store.put_graphs({o.iri: o.nt for o in ready})
         for o in ready:
             o.status, o.nt = "imported", None
+    except StorageError:
+        raise
     except StoreError:
         for o in ready:
             try:
-                store.update(_update_request([o]))
+                store.put_graphs({o.iri: o.nt})
                 o.status = "imported"
+            except StorageError:
+                raise
             except StoreError as exc:
                 o.status = "rejected"
                 o.problems.append(Problem("store", "", f"the store refused the graph: {exc}"))
             o.nt = None
     return outcomes
-
-
-def _update_request(outcomes: list[Outcome]) -> str:
-    ops = []
-    for o in outcomes:
-        ops.append(f"DROP SILENT GRAPH <{o.iri}>")
-        ops.append(f"INSERT DATA {{ GRAPH <{o.iri}> {{\n{o.nt}}} }}")
-    return " ;\n".join(ops)
 
 
 @dataclass
@@ -437,10 +435,24 @@ def import_paths(store, paths: Iterable[str | Path], *, strict: bool = False, le
     Default: valid documents are imported (batches of `batch_size` graphs, one transaction each)
     and the others reported. `strict`: stop at the first invalid document and write nothing.
     `workers`: processes for parse+validate+convert (default: the CPU count; 1 = in process)."""
+    from kg.store import StorageError
+
     started = time.perf_counter()
     files = expand_paths(paths)
-    prepare(td_profile.board_catalogue(store), lenient)
     report = ImportReport()
+    try:
+        _import_files(store, files, report, strict, lenient, workers, batch_size, progress)
+    except StorageError as exc:  # say what the batches written before the failure hold
+        done = len(report.imported)
+        raise StorageError(f"{exc}; {done} of the {len(files)} file(s) had been imported before the failure"
+                           if done else f"{exc}; nothing was imported") from None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _import_files(store, files: list[str], report: ImportReport, strict: bool, lenient: bool,
+                  workers: int | None, batch_size: int, progress: Callable[[Outcome], None] | None) -> None:
+    prepare(td_profile.board_catalogue(store), lenient)
     workers = workers or os.cpu_count() or 1
     pending: list[Outcome] = []
     first_source: dict[str, str] = {}  # IRI -> file that gave it in this run
@@ -482,12 +494,17 @@ def import_paths(store, paths: Iterable[str | Path], *, strict: bool = False, le
         write_outcomes(store, pending)  # strict: the whole run in one transaction
     _mark_unresolved_links(store, report.outcomes)
     store.flush()
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def import_td(store, data: bytes | str | dict, source: str = "<input>", lenient: bool = False) -> Outcome:
     """Import one TD/TM given as bytes, text or a parsed dict; raise InputError if it is invalid."""
+    return commit_td(store, validate_td(store, data, source, lenient))
+
+
+def validate_td(store, data: bytes | str | dict, source: str = "<input>", lenient: bool = False) -> Outcome:
+    """The first half of import_td: validate and convert (against the store's board catalogue),
+    writing nothing; raise InputError if the document is invalid. Slow for big TDs (seconds), so
+    the directory runs it outside its write lock and holds the lock only for commit_td."""
     if isinstance(data, dict):
         import json
 
@@ -497,6 +514,12 @@ def import_td(store, data: bytes | str | dict, source: str = "<input>", lenient:
     outcome = process_document(raw, source, lenient=lenient)
     if outcome.problems:
         raise outcome.as_input_error()
+    return outcome
+
+
+def commit_td(store, outcome: Outcome) -> Outcome:
+    """The second half of import_td: write a validated Outcome's graph in one transaction.
+    Raises kg.store.StorageError when the disk or server fails (nothing written)."""
     write_outcomes(store, [outcome])
     if outcome.problems:
         raise outcome.as_input_error()

@@ -10,9 +10,12 @@
    jsonschema stays the reference: a document is invalid only if it reports an error.
    tests/kg/test_td_checks.py asserts both agree on every file of the TD corpus.
 2. Assertions of the TD specification that the JSON Schema cannot express: security names must
-   be defined in securityDefinitions; at most one link with rel "type"; enum/const values must
-   have the declared data-schema type; the Modbus binding's boolean/integer terms must have
-   those JSON types (whatever prefix the document gives the binding's namespace).
+   be defined in securityDefinitions; at most one link with rel "type"; the Modbus binding's
+   boolean/integer terms must have those JSON types (whatever prefix the document gives the
+   binding's namespace); a TD's id is an absolute IRI (the Thing's named graph is its id, so a
+   relative id would name some other graph). enum/const values that do not have the declared
+   data-schema type are only warned about: the JSON Schema accepts them (OPC UA exports write
+   `"const": null` beside a type) and the RDF stays right.
 """
 from __future__ import annotations
 
@@ -52,7 +55,8 @@ KINDS = {
     "json-ld": "not valid JSON-LD",
     "security": "uses a security scheme name that securityDefinitions does not define",
     "links": "more than one link with rel 'type'",
-    "data-schema": "an enum/const value that does not have the data schema's type",
+    "data-schema": "an enum/const value that does not have the data schema's type (a warning)",
+    "id": "a TD id that is not an absolute IRI (RFC 3987), or unsafe as one",
     "binding": "a protocol-binding term with the wrong JSON type",
     "shacl": "violates Arachne's device shapes (shapes/td.ttl)",
     "unresolved-link": "links to a Thing Model that is not in the registry (not fetched)",
@@ -101,7 +105,14 @@ class SchemaValidator:
     def errors(self, doc) -> list[Problem]:
         if self.is_valid(doc):
             return []
-        return [_describe(e) for e in sorted(self._full.iter_errors(doc), key=lambda e: list(e.absolute_path))]
+        out, seen = [], set()
+        for error in sorted(self._full.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+            problem = _describe(error)
+            # one bad value can fail several branches of the schema (forms, op) the same way: say it once
+            if (problem.field, problem.message) not in seen:
+                seen.add((problem.field, problem.message))
+                out.append(problem)
+        return out
 
 
 def inline_refs(schema: dict) -> dict:
@@ -391,16 +402,52 @@ def _is_placeholder(value) -> bool:
     return isinstance(value, str) and value.startswith("{{") and value.endswith("}}")
 
 
+MAX_ID_LENGTH = 2048  # the common URL limit of browsers, proxies and servers
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.+)$", re.S)
+_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f-\x9f\s]')  # RFC 3987: never in an IRI
+_UNSAFE_SCHEMES = {"javascript", "vbscript", "data"}  # code or inline content, not identifiers
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+
+
+def id_problems(doc, thing_model: bool) -> list[Problem]:
+    """A TD's id must be an absolute IRI (RFC 3987) without dot segments, at most MAX_ID_LENGTH
+    characters: it names the Thing's graph, so `../device/x` would resolve to (and replace)
+    another Thing. A Thing Model's id may be relative (it resolves under the importer's TD base)
+    and hold {{placeholders}}, but may not climb out of that base with dot segments."""
+    thing_id = doc.get("id") if isinstance(doc, dict) else None
+    if not isinstance(thing_id, str):
+        return []  # absent (minted) or not a string (the JSON Schema says so)
+
+    def problem(message):
+        return [Problem("id", "id", message)]
+
+    if len(thing_id) > MAX_ID_LENGTH:
+        return problem(f"id is too long: {len(thing_id)} characters, at most {MAX_ID_LENGTH}")
+    text = _PLACEHOLDER.sub("x", thing_id) if thing_model else thing_id
+    bad = _NOT_IN_IRI.search(text)
+    if bad:
+        return problem(f"id is not an IRI: it contains {bad.group(0)!r} at character {bad.start() + 1} "
+                       "(spaces, control characters and <>\"{}|\\^` are not allowed; percent-encode them)")
+    scheme = _SCHEME.match(text)
+    if scheme and scheme.group(1).lower() in _UNSAFE_SCHEMES:
+        return problem(f"id is not an identifier: the {scheme.group(1)}: scheme is refused; use e.g. https: or urn:")
+    if not scheme and not thing_model:
+        return problem(f"id is not an absolute IRI (RFC 3987): {thing_id[:80]!r} has no scheme; "
+                       "write e.g. https://example.com/things/lamp or urn:example:lamp")
+    path = re.split(r"[?#]", scheme.group(2) if scheme else text, maxsplit=1)[0]
+    if any(segment in (".", "..") for segment in path.split("/")):
+        return problem(f"id has dot segments ('.' or '..'): {thing_id[:80]!r}; a TD id names its Thing as written")
+    return []
+
+
 def assertion_problems(doc, thing_model: bool) -> list[Problem]:
     """The checks the JSON Schema cannot express (TM placeholders are allowed in Thing Models)."""
-    out = []
+    out = id_problems(doc, thing_model)
     if not thing_model:
         out += security_problems(doc)
     out += link_problems(doc)
-    schema_issues = data_schema_problems(doc)
-    if thing_model:  # a model may be refined by its instances: warn only
-        for p in schema_issues:
-            p.severity = "warning"
-    out += schema_issues
+    for p in data_schema_problems(doc):  # the schema accepts these and the RDF is right: warn only
+        p.severity = "warning"
+        out.append(p)
     out += binding_problems(doc)
     return out

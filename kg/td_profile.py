@@ -10,8 +10,9 @@ Three sources, all optional:
 2. Sensors implied by semantic annotations and affordances: a property or event named, titled or
    typed (sosa/saref/iotschema/WebThings classes) for acceleration, images, sound, temperature,
    ... becomes an `ar:hasSensor` node typed `ar:Accelerometer`, `ar:Camera`, `ar:Microphone`, ...
-3. The known board it is built on: a title or `model` that names a board in the registry
-   links the Thing to it with `ar:board`.
+3. The known board it is built on: a title or `model` that names a board (a device description
+   with a hardware profile in the registry, or one of kg.boards.KNOWN_BOARDS) links the Thing
+   to it with `ar:board`.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from urllib.parse import unquote
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
+from kg.boards import KNOWN_BOARDS
 from kg.ids import AR, BASE, device_iri, runtime_iri, slug
 
 RUNTIME_BASE = BASE + "runtime/"
@@ -230,6 +232,8 @@ class BoardCatalogue:
         return len(self.names)
 
 
+# A board is a device description with a hardware profile that is not itself built on a board:
+# vendors' Things (a "Counter", a lamp) are devices too, but naming one must not make a board.
 BOARDS_QUERY = """
 PREFIX ar: <https://w3id.org/arachne#>
 PREFIX td: <https://www.w3.org/2019/wot/td#>
@@ -238,31 +242,22 @@ PREFIX schema: <https://schema.org/>
 SELECT ?device ?name WHERE {
   ?device a ar:Device .
   FILTER(STRSTARTS(STR(?device), "%s"))
+  FILTER EXISTS { ?device ar:ramBytes|ar:flashBytes|ar:processorCore ?spec }
+  FILTER NOT EXISTS { ?device ar:board ?built_on }
   { ?device td:title ?name } UNION { ?device rdfs:label ?name } UNION { ?device schema:alternateName ?name }
 }
 """ % (BASE + "device/")
 
 
 def board_catalogue(store=None) -> BoardCatalogue:
-    """Boards the registry knows: devices under https://w3id.org/arachne/device/ in the store (their
-    titles, labels, alternate names and slugs), plus kg.benchmarks.board_catalogue() when present."""
+    """Boards the registry knows: the board descriptions under https://w3id.org/arachne/device/ in
+    the store (their titles, labels, alternate names and slugs) and kg.boards.KNOWN_BOARDS."""
     boards: dict[str, set[str]] = {}
+    for key, spec in KNOWN_BOARDS.items():
+        boards.setdefault(device_iri(key), set()).update({key, spec["name"]})
     if store is not None:
         for device, name in store.select(BOARDS_QUERY).values():
             boards.setdefault(device, {device.rsplit("/", 1)[-1]}).add(str(name))
-    try:
-        from kg.benchmarks import board_catalogue as benchmark_boards  # another importer's, optional
-    except ImportError:
-        benchmark_boards = None
-    if benchmark_boards is not None:
-        try:
-            for entry in benchmark_boards():
-                name = entry.get("board_canonical") if isinstance(entry, dict) else entry
-                name = getattr(entry, "board_canonical", name)
-                if isinstance(name, str) and name:
-                    boards.setdefault(device_iri(name), set()).add(name)
-        except Exception:  # a catalogue we cannot read must not stop TD imports
-            pass
     return BoardCatalogue(boards)
 
 

@@ -69,6 +69,22 @@ WEIGHTED = {
 }
 RECURRENT = {"LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "SVDF", "RNN",
              "UNIDIRECTIONAL_SEQUENCE_RNN", "BIDIRECTIONAL_SEQUENCE_RNN"}
+# Operator classes for the hardware cost model (ranker/cost_model.py): ops of one class
+# cost about the same cycles per unit of work on a given core and kernel library.
+OP_CLASSES = {
+    **dict.fromkeys(("CONV_2D", "TRANSPOSE_CONV", "CONV_3D", "CONV_3D_TRANSPOSE"), "conv"),
+    "DEPTHWISE_CONV_2D": "depthwise",
+    **dict.fromkeys(("FULLY_CONNECTED", "BATCH_MATMUL"), "dense"),
+    **dict.fromkeys(("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D", "MEAN", "SUM", "REDUCE_MAX",
+                     "REDUCE_MIN", "REDUCE_PROD"), "pooling"),
+    **dict.fromkeys(("ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM", "ADD_N",
+                     "POW", "RSQRT", "SQRT", "ABS", "NEG", "EXP", "LOG"), "elementwise"),
+    **dict.fromkeys(("RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC", "TANH", "SOFTMAX",
+                     "LOG_SOFTMAX", "HARD_SWISH", "LEAKY_RELU", "PRELU", "ELU", "GELU"), "activation"),
+    **dict.fromkeys(RECURRENT, "recurrent"),
+}
+DTYPE_BYTES = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "bool": 1, "int16": 2,
+               "int8": 1, "float64": 8, "uint64": 8, "uint32": 4, "uint16": 2, "int4": 1, "bfloat16": 2}
 # Errors the flatbuffers accessors raise on out-of-range offsets in a corrupt file.
 _CORRUPT = (IndexError, struct.error, ValueError, TypeError, OverflowError, UnicodeDecodeError, AttributeError, KeyError)
 
@@ -188,6 +204,9 @@ def _parse(tflite, r: _Reader, data: bytes, file: str) -> ModelFacts:
 
     uses: Counter = Counter()
     macs: Counter = Counter()
+    wbytes: Counter = Counter()    # constant bytes read, per operator key
+    out_elems: Counter = Counter()  # output elements written, per operator key
+    peak_act = input_bytes = None
     tensor_count = 0
     params = 0
     weighted_pairs = []  # (weights dtype, activations dtype)
@@ -219,6 +238,7 @@ def _parse(tflite, r: _Reader, data: bytes, file: str) -> ModelFacts:
             if not is_const[t]:
                 type_counts[dtypes[t]] += 1
         counted: set[int] = set()
+        weight_seen: set[int] = set()
 
         def io(vec_len, vec_np, what):
             n = r.length(vec_len, f"subgraphs[{s}].{what}")
@@ -235,6 +255,7 @@ def _parse(tflite, r: _Reader, data: bytes, file: str) -> ModelFacts:
             outputs = io(sg.OutputsLength(), sg.OutputsAsNumpy, "outputs")
 
         n_ops = r.length(sg.OperatorsLength(), f"subgraphs[{s}].operators")
+        op_io: list[tuple[list[int], list[int]]] = []
         for j in range(n_ops):
             op = sg.Operators(j)
             where = f"subgraphs[{s}].operators[{j}]"
@@ -249,6 +270,14 @@ def _parse(tflite, r: _Reader, data: bytes, file: str) -> ModelFacts:
                     r.index(i, n_t, where + ".inputs")
             for i in outs:
                 r.index(i, n_t, where + ".outputs")
+
+            op_io.append((ins, outs))
+            key = (name, opver, domain)
+            out_elems[key] += sum(dims_product(shapes[i]) for i in outs)
+            for i in ins:
+                if i != -1 and is_const[i] and i not in weight_seen:
+                    weight_seen.add(i)
+                    wbytes[key] += constant_bytes(tensors[i].Buffer())
 
             # parameters
             w_idx, b_idx = WEIGHTED.get(name, (None, None))
@@ -273,22 +302,55 @@ def _parse(tflite, r: _Reader, data: bytes, file: str) -> ModelFacts:
                     wtype = _dequantized_source_type(sg, tensors, dtypes, is_const, codes, w, r, n_t, n_ops) or wtype
                 weighted_pairs.append((wtype, dtypes[ins[0]]))
 
+        if s == 0:
+            peak_act = _peak_activation(op_io, shapes, dtypes, is_const,
+                                        [int(i) for i in sg.InputsAsNumpy()] if sg.InputsLength() else [],
+                                        [int(i) for i in sg.OutputsAsNumpy()] if sg.OutputsLength() else [])
+            if inputs:
+                input_bytes = dims_product(inputs[0].shape) * DTYPE_BYTES.get(inputs[0].dtype, 4)
+
     quant, qnote = _quantization(weighted_pairs, type_counts)
     if qnote:
         notes.append(qnote)
-    operators = [OperatorUse(name, int(v), int(c), domain, int(macs[(name, v, domain)]))
+    operators = [OperatorUse(name, int(v), int(c), domain, int(macs[(name, v, domain)]),
+                             OP_CLASSES.get(name, "other"), int(wbytes[(name, v, domain)]),
+                             int(out_elems[(name, v, domain)]))
                  for (name, v, domain), c in sorted(uses.items(), key=lambda kv: (kv[0][0], kv[0][1]))]
     desc = model.Description()
     facts = ModelFacts(
         file=file, format="tflite", model_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
         operators=operators, tensor_count=tensor_count, inputs=inputs, outputs=outputs,
         quantization=quant, parameter_count=int(params), macs=int(sum(macs.values())), notes=notes,
+        peak_activation_bytes=peak_act, input_bytes=input_bytes, tensor_types=dict(sorted(type_counts.items())),
         extra={"schema_version": int(version), "subgraphs": n_sub,
                "description": desc.decode("utf-8", "replace") if desc else None},
     )
     facts.modality = guess_modality_from_shapes(inputs)
     facts.modality_basis = "shape" if facts.modality else None
     return facts
+
+
+def _peak_activation(op_io, shapes, dtypes, is_const, inputs, outputs) -> int:
+    """Peak bytes of live non-constant tensors in execution order: a tensor lives from the
+    op that writes it (or the start, for inputs) to the last op that reads it."""
+    def size(t):
+        return dims_product(shapes[t]) * DTYPE_BYTES.get(dtypes[t], 4)
+
+    last = {t: len(op_io) for t in outputs}
+    for j, (ins, _) in enumerate(op_io):
+        for t in ins:
+            if t != -1 and not is_const[t]:
+                last[t] = max(last.get(t, -1), j)
+    live = {t: size(t) for t in inputs if not is_const[t]}
+    peak = sum(live.values())
+    for j, (_, outs) in enumerate(op_io):
+        for t in outs:
+            if not is_const[t]:
+                live[t] = size(t)
+        peak = max(peak, sum(live.values()))
+        for t in [t for t in live if last.get(t, -1) <= j]:
+            del live[t]
+    return int(peak)
 
 
 def _op_macs(name: str, ins: list[int], outs: list[int], shapes: list[list[int]]) -> int:

@@ -6,11 +6,14 @@ shipped product never calls this module; it reads the benchmark CSVs only here.
 
 Protocols (all seeded, nothing tuned on a held-out split):
 
-* ptm-ranking: weighted tau (ground truth first, scipy ``rank=None`` convention)
-  per target dataset, mean over the 8 classification datasets.  The learned
-  ranker is trained leave-one-dataset-out on the other datasets plus the 96
-  Model Spider training tasks and the two regression datasets, from model
-  metadata only.
+* transfer tables (the Model Spider table, finetune_multi_source.csv, the STM32
+  accuracy table): weighted tau (ground truth first, scipy ``rank=None``
+  convention) per target dataset, leave-one-dataset-out, of the learned task
+  ranker (ranker.transfer) beside popularity (mean z-scored accuracy on the other
+  datasets), parameter count, MACs/GFLOPs and random, with a paired bootstrap
+  interval over datasets of learned minus each baseline; and the predicted
+  accuracy (error in points, interval coverage) of a seeded random half of each
+  dataset's models, their figures hidden.
 * MLPerf Tiny: latency regression, leave-one-board-out over ``board_canonical``.
 * STM32 model zoo: per (task, dataset, metric, board) group with >= 3
   candidates, ground truth = Copeland over true accuracy, latency and RAM;
@@ -32,10 +35,13 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from kg.errors import InputError
+
 from .aggregation import copeland
 from .hardware import LatencyModel, MeasurementModel, core_family, finite_float as _f
-from .metrics import ndcg_at_k, spearman, top1_regret, weighted_tau
-from .spider import FusionRanker, RankingTask, SpiderConfig, SpiderRanker, _torch_threads
+from .metrics import ndcg_at_k, paired_bootstrap, spearman, top1_regret, weighted_tau
+from .spider import FusionRanker, RankingTask, SpiderConfig, _torch_threads
+from .transfer import TransferTable, lodo, prediction_quality, summarize, table_from_rows
 from .transferability import leep, logme, nce, nleep, shrinkage_h_score
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
@@ -95,6 +101,9 @@ def load_ptm(data_dir: Path) -> PtmTable:
     acc = table(read_csv(d / "finetune_single_source.csv"), "dataset", "model", "finetune_acc")
     ranks = table(read_csv(d / "train_tasks_single_source_ftrank.csv"), "task", "model", "ft_rank")
     base_rows = read_csv(d / "baseline_scores.csv")
+    if not base_rows:
+        raise InputError(str(d / "baseline_scores.csv"), "line 2", "expected one row per (Dataset, Model) "
+                         "with its transferability scores, found only a header")
     methods = [c for c in base_rows[0] if c not in ("Dataset", "Model")]
     baselines = {m: table(base_rows, "Dataset", "Model", m) for m in methods}
     published = {r["method"]: {k: _f(v) for k, v in r.items() if k != "method"}
@@ -115,63 +124,69 @@ def ptm_metadata_taus(t: PtmTable, field: str) -> dict[str, float]:
     return ptm_score_taus(t, np.array([t.spec[m][field] for m in t.models]))
 
 
-def ptm_model_features(t: PtmTable) -> tuple[np.ndarray, list[str]]:
-    """Per-model metadata the registry holds for any model: accuracy on ImageNet, size, cost, width."""
-    names = ["imagenet_top1", "log_params", "log_gflops", "log_feat_dim", "log_file_size_mb"]
-    X = np.array([[t.spec[m]["imagenet_top1"], math.log(t.spec[m]["num_params"]),
-                   math.log(t.spec[m]["gflops"]), math.log(t.spec[m]["feat_dim"]),
-                   math.log(t.spec[m]["file_size_mb"])] for m in t.models])
-    return X, names
+def _family(arch: str) -> str:
+    return re.sub(r"(_v?\d.*|\d+)$", "", arch)
 
 
-def ptm_dataset_facts() -> dict[str, np.ndarray]:
-    """Dataset-level task tokens shipped with the package: log #classes, log #train images."""
-    out = {}
-    for r in read_csv(PACKAGE_DATA / "ptm_dataset_facts.csv"):
-        out[r["dataset"]] = np.array([[math.log(_f(r["num_classes"])), math.log(_f(r["train_size"]))]])
-    return out
+def ptm_transfer_table(t: PtmTable, forward_scores: bool = False) -> TransferTable:
+    """The 8 classification datasets of the Model Spider table in the import format, with the
+    models' metadata (parameters, GFLOPs as MACs, family, ImageNet pre-training, input size).
+    With ``forward_scores`` the LogME, NCE and H-Score columns of baseline_scores.csv ride along
+    as per-pair scores: they need forward passes on the target's data, so the headline leaves them out."""
+    rows = []
+    for ds in PTM_DATASETS:
+        for m, a in zip(t.models, t.acc[ds]):
+            s = t.spec[m]
+            rows.append({"model": m, "target_dataset": ds, "accuracy_pct": str(a), "task": "image_classification",
+                         "params": str(s["num_params"]), "macs": str(s["gflops"] * 1e9), "family": _family(m),
+                         "pretrain_dataset": "ImageNet", "resolution": "299x299" if m == "inception_v3" else "224x224"})
+    table = table_from_rows(rows, "ptm-ranking/finetune_single_source.csv")
+    if forward_scores:
+        for method in ("LogME", "NCE", "H-Score"):
+            table.extra[method] = np.array([t.baselines[method][ds] for ds in PTM_DATASETS]).T
+    return table
 
 
-SPIDER_PTM_CONFIG = dict(width=32, heads=2, ffn=64, epochs=200, lr=3e-3, weight_decay=1e-2)
+def multi_source_table(data_dir: Path) -> TransferTable:
+    """finetune_multi_source.csv: 66 (architecture, source dataset) models on 7 targets; params and
+    GFLOPs of the architecture from model_specs_single_source.csv."""
+    d = Path(data_dir) / "ptm-ranking"
+    spec = {r["model"]: r for r in read_csv(d / "model_specs_single_source.csv")}
+    rows = []
+    for r in read_csv(d / "finetune_multi_source.csv"):
+        s = spec.get(r["arch"], {})
+        rows.append({"model": r["model_name"], "target_dataset": r["dataset"], "accuracy_pct": r["finetune_acc"],
+                     "task": "image_classification", "family": r["arch"], "pretrain_dataset": r["source_dataset"],
+                     "params": s.get("num_params", ""), "macs": str(_f(s["gflops"]) * 1e9) if s else ""})
+    return table_from_rows(rows, str(d / "finetune_multi_source.csv"))
 
 
-def ptm_learned_lodo(t: PtmTable, *, use_train_tasks: bool = True, use_facts: bool = False,
-                     seeds: Sequence[int] = (0,), epochs: int | None = None) -> dict[str, np.ndarray]:
-    """Leave-one-dataset-out scores of the learned ranker for each evaluation dataset.
-
-    Training tasks for a fold: the other 7 evaluation datasets, the 2
-    regression datasets (dSprites, UTKFace), and (``use_train_tasks``) the 96
-    Model Spider training tasks.  With ``use_facts`` the datasets that have
-    shipped facts get a task token [log #classes, log #train]; the others rely
-    on the null token.  Scores are averaged over ``seeds``.
-    """
-    X, names = ptm_model_features(t)
-    facts = ptm_dataset_facts() if use_facts else {}
-    extra = [ds for ds in t.acc if ds not in PTM_DATASETS]
-    cfg_kw = dict(SPIDER_PTM_CONFIG)
-    if epochs:
-        cfg_kw["epochs"] = epochs
-    out = {}
-    for held in PTM_DATASETS:
-        tasks = [RankingTask(X, t.acc[ds], facts.get(ds), name=ds)
-                 for ds in list(PTM_DATASETS) + extra if ds != held]
-        if use_train_tasks:
-            tasks += [RankingTask(X, r, None, name=k) for k, r in t.train_ranks.items()]
-        s = np.zeros(len(t.models))
-        for seed in seeds:
-            cfg = SpiderConfig(model_dim=X.shape[1], task_dim=2 if use_facts else 0, seed=seed,
-                               model_feature_names=names, **cfg_kw)
-            r = SpiderRanker(cfg).fit(tasks)
-            sc = r.score(X, facts.get(held))
-            s += (sc - sc.mean()) / (sc.std() + 1e-12)
-        out[held] = s / len(seeds)
-    return out
-
-
-def ptm_loo_mean_z(t: PtmTable) -> dict[str, np.ndarray]:
-    """Non-learned reference: mean z-scored accuracy of each model on the other 7 datasets."""
-    Z = {ds: (t.acc[ds] - t.acc[ds].mean()) / t.acc[ds].std() for ds in PTM_DATASETS}
-    return {ds: np.mean([Z[o] for o in PTM_DATASETS if o != ds], axis=0) for ds in PTM_DATASETS}
+def stm32_transfer_table(data_dir: Path) -> TransferTable:
+    """stm32_accuracy.csv in the import format: one model per (model id, format), one metric per
+    (task, dataset) (the first of _METRIC_PREFERENCE present); parameters from the footprint
+    table's weight bytes (1 byte per int8 weight, 4 per float one) where they join."""
+    bench = Path(data_dir) / "benchmarks"
+    weights: dict[tuple, float] = {}
+    for r in read_csv(bench / "stm32_footprints.csv"):
+        w = _f(r["weights_flash_kib"])
+        if w > 0:
+            weights.setdefault((r["zoo_release"], r["model_key"], r["format"]), w)
+    acc_rows = read_csv(bench / "stm32_accuracy.csv")
+    metrics: dict[tuple, set] = {}
+    for a in acc_rows:
+        if np.isfinite(_f(a["value"])):
+            metrics.setdefault((a["task"], a["dataset"]), set()).add(_metric_name(a["metric"]))
+    pick = {k: next((p for p in _METRIC_PREFERENCE if p in v), None) for k, v in metrics.items()}
+    rows = []
+    for a in acc_rows:
+        if not np.isfinite(_f(a["value"])) or _metric_name(a["metric"]) != pick.get((a["task"], a["dataset"])):
+            continue
+        w = weights.get((a["zoo_release"], a["model_key"], a["format"]))
+        rows.append({"model": f"{a['model_id']} ({a['format']})", "target_dataset": a["dataset"],
+                     "accuracy_pct": a["value"], "task": a["task"], "family": a["family"],
+                     "resolution": a["resolution"], "quantization": a["format"],
+                     "params": str(w * 1024 / (1 if a["format"] == "int8" else 4)) if w else ""})
+    return table_from_rows(rows, str(bench / "stm32_accuracy.csv"))
 
 
 def _ranking_summary(truth: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray], keys) -> dict:
@@ -182,38 +197,42 @@ def _ranking_summary(truth: Mapping[str, np.ndarray], pred: Mapping[str, np.ndar
     }
 
 
-def evaluate_ptm(data_dir: Path, fast: bool = False) -> dict[str, float]:
+def evaluate_ptm(data_dir: Path) -> dict[str, float]:
+    """The Model Spider table, leave-one-dataset-out: the learned ranker (ranker.transfer, no forward
+    passes) beside popularity, parameters, GFLOPs, random, the transferability scores and the
+    published Model Spider; then the same ranker given the forward-pass scores (a variant)."""
     t = load_ptm(data_dir)
     res: dict[str, float] = {}
-    acc = {ds: t.acc[ds] for ds in PTM_DATASETS}
-    for field, name in (("gflops", "gflops"), ("num_params", "params"), ("imagenet_top1", "imagenet_top1")):
-        vec = np.array([t.spec[m][field] for m in t.models])
-        summ = _ranking_summary(acc, {ds: vec for ds in PTM_DATASETS}, PTM_DATASETS)
-        res[f"spider_table_{name}_tau_w"] = summ["tau_w"]
-        if name == "gflops":
-            res["spider_table_gflops_ndcg5"] = summ["ndcg5"]
-            res["spider_table_gflops_regret"] = summ["regret"]
+    table = ptm_transfer_table(t)
+    log("ptm: learned ranker, leave-one-dataset-out")
+    s = summarize(lodo(table), "spider_table")
+    s = {k.replace("spider_table_macs", "spider_table_gflops"): v for k, v in s.items()}
+    s = {k.replace("_minus_macs_", "_minus_gflops_"): v for k, v in s.items()}
+    res.update(s)
+    res.update({f"spider_table_{k}": v for k, v in prediction_quality(table).items()})
+    res["spider_table_imagenet_top1_tau_w"] = _nanmean(ptm_metadata_taus(t, "imagenet_top1").values())
     for method, name in (("LogME", "logme"), ("NCE", "nce"), ("H-Score", "hscore"), ("LEEP", "leep")):
         res[f"spider_table_{name}_tau_w"] = _nanmean(ptm_score_taus(t, t.baselines[method]).values())
     pub = t.published["ModelSpider"]
     res["spider_table_published_model_spider_tau_w"] = pub.get("Mean", _nanmean(
         pub[_PUBLISHED_NAME.get(ds, ds)] for ds in PTM_DATASETS))
-    res["spider_table_loo_mean_z_tau_w"] = _ranking_summary(acc, ptm_loo_mean_z(t), PTM_DATASETS)["tau_w"]
-    seeds = (0,) if fast else (0, 1, 2)
-    epochs = 60 if fast else None
-    log(f"ptm: learned ranker, leave-one-dataset-out, seeds={seeds}")
-    learned = ptm_learned_lodo(t, seeds=seeds, epochs=epochs)
-    summ = _ranking_summary(acc, learned, PTM_DATASETS)
-    res["spider_table_learned_tau_w"] = summ["tau_w"]
-    res["spider_table_learned_ndcg5"] = summ["ndcg5"]
-    res["spider_table_learned_regret"] = summ["regret"]
-    if not fast:
-        log("ptm: learned ranker + dataset facts")
-        res["spider_table_learned_facts_tau_w"] = _ranking_summary(
-            acc, ptm_learned_lodo(t, use_facts=True, seeds=(0,)), PTM_DATASETS)["tau_w"]
-        log("ptm: learned ranker without the 96 training tasks")
-        res["spider_table_learned_no_train_tasks_tau_w"] = _ranking_summary(
-            acc, ptm_learned_lodo(t, use_train_tasks=False, seeds=(0,)), PTM_DATASETS)["tau_w"]
+    log("ptm: learned ranker with the forward-pass scores (LogME, NCE, H-Score)")
+    fw = lodo(ptm_transfer_table(t, forward_scores=True))
+    res["spider_table_learned_with_forward_scores_tau_w"] = _nanmean(r["learned"]["tau_w"] for r in fw.values())
+    for ds, r in fw.items():
+        res[f"spider_table_learned_with_forward_scores_tau_w@{ds}"] = r["learned"]["tau_w"]
+    return res
+
+
+def evaluate_transfer_tables(data_dir: Path) -> dict[str, float]:
+    """Every other transfer table in ../shared, leave-one-dataset-out, learned beside the baselines."""
+    res: dict[str, float] = {}
+    for prefix, build in (("multi_source", multi_source_table), ("stm32_accuracy", stm32_transfer_table)):
+        log(f"{prefix}: learned ranker, leave-one-dataset-out")
+        table = build(data_dir)
+        res.update(summarize(lodo(table), prefix))
+        log(f"{prefix}: predicted accuracy of half of each dataset's models")
+        res.update({f"{prefix}_{k}": v for k, v in prediction_quality(table).items()})
     return res
 
 
@@ -321,6 +340,169 @@ def evaluate_mlperf(data_dir: Path) -> dict[str, float]:
             res["mlperf_energy_median_ape_pct"] = m["energy_median_ape_pct"]
             res["mlperf_rows"] = m["rows"]
             res["mlperf_boards"] = m["boards"]
+    return res
+
+
+# ---------------------------------------------------------------------------
+# Hardware prediction from the model file (ranker/cost_model.py), leave one board out
+# ---------------------------------------------------------------------------
+def mlperf_file_features(data_dir: Path) -> dict[str, dict[str, float]]:
+    """mlperf_records' model key (task, task/fp32) -> work_<class> and sizes read from the
+    reference .tflite files (mlperf-tiny-models/manifest.csv); {} without the files."""
+    from kg.tflite_model import read_tflite
+
+    from .cost_model import work_fields
+
+    d = Path(data_dir) / "mlperf-tiny-models"
+    if not (d / "manifest.csv").is_file():
+        return {}
+    out = {}
+    for m in read_csv(d / "manifest.csv"):
+        if m["role"] not in ("reference", "reference-float"):
+            continue
+        f = read_tflite((d / m["file"]).read_bytes(), m["file"], measure_ram=False)
+        out[m["task"] + ("/fp32" if m["role"] == "reference-float" else "")] = dict(
+            work_fields(f.operators), weight_bytes=float(sum(o.weight_bytes for o in f.operators)),
+            peak_activation_bytes=float(f.peak_activation_bytes or 0), input_bytes=float(f.input_bytes or 0))
+    return out
+
+
+def _ape(true_log: np.ndarray, pred_log: np.ndarray) -> np.ndarray:
+    return np.abs(np.exp(pred_log - true_log) - 1.0) * 100.0
+
+
+def _conformal_lobo(records: list[dict], y: np.ndarray, pred: np.ndarray, coverage: float = 0.9):
+    """Coverage and median width (% of the prediction) of split-conformal intervals: each
+    held-out board's half-width is the quantile of the OTHER boards' LOBO residuals."""
+    from .cost_model import conformal_quantile
+
+    boards = np.array([r["board"] for r in records])
+    inside, width = [], []
+    for b in sorted(set(boards)):
+        m = boards == b
+        q = conformal_quantile((y - pred)[~m], coverage)
+        inside += list(np.abs(y[m] - pred[m]) <= q)
+        width += [(math.exp(q) - math.exp(-q)) * 100] * int(m.sum())
+    return float(np.mean(inside)), float(np.median(width))
+
+
+def _calibrated_lobo(records: list[dict], make, n_cal: int, target: str = "latency_ms", repeats: int = 3):
+    """(true log, predicted log) of the held-out board's other records after ``n_cal`` of its
+    records (seeded random choice, ``repeats`` draws) calibrate the model fitted on the rest."""
+    rng = np.random.default_rng(0)
+    ts, ps = [], []
+    for b in sorted({r["board"] for r in records}):
+        test = [r for r in records if r["board"] == b]
+        if len(test) <= n_cal:
+            continue
+        m = make().fit([r for r in records if r["board"] != b])
+        for _ in range(repeats):
+            pick = set(rng.choice(len(test), n_cal, replace=False).tolist())
+            cal = [test[i] for i in pick]
+            rest = [test[i] for i in range(len(test)) if i not in pick]
+            ps += list(m.predict_log(rest, calibration=cal))
+            ts += list(np.log([r[target] for r in rest]))
+    return np.array(ts), np.array(ps)
+
+
+def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
+    """The figures of benchmarks/hardware_prediction.py: MLPerf Tiny latency / energy and
+    the STM32 zoo's latency / RAM, leave-one-board-out, today's regressor beside the cost model."""
+    from .cost_model import CostModel, lobo_predictions
+
+    res: dict[str, float] = {}
+    feats = mlperf_file_features(data_dir)
+    recs = [dict(r, **feats[r["model"]]) for r in mlperf_records(data_dir) if r["model"] in feats]
+    y = np.log([r["latency_ms"] for r in recs])
+    learners = {"today": lambda: LatencyModel(), "cost": lambda: CostModel(),
+                "cost_gbr": lambda: CostModel(residual="gbr")}
+    preds = {}
+    for name, make in learners.items():
+        log(f"hardware: mlperf latency, leave-one-board-out, {name}")
+        preds[name] = lobo_predictions(recs, make)
+        res[f"mlperf_lobo_latency_spearman_{name}"] = spearman(y, preds[name])
+        res[f"mlperf_lobo_latency_median_ape_pct_{name}"] = float(np.nanmedian(_ape(y, preds[name])))
+    # The learner: the cost model, its residual learner only where it wins in this run.
+    best = min(("cost", "cost_gbr"), key=lambda k: res[f"mlperf_lobo_latency_median_ape_pct_{k}"])
+    res["mlperf_chosen_learner_is_cost_gbr"] = float(best == "cost_gbr")
+    res["mlperf_lobo_latency_spearman"] = res[f"mlperf_lobo_latency_spearman_{best}"]
+    res["mlperf_lobo_latency_median_ape_pct"] = res[f"mlperf_lobo_latency_median_ape_pct_{best}"]
+    for n_cal in (1, 3):
+        log(f"hardware: mlperf latency, {n_cal} calibration record(s)")
+        for name in ("today", best):
+            t, p = _calibrated_lobo(recs, learners[best], n_cal) if name == best else (None, None)
+            if name == "today":
+                continue  # today's regressor has no calibration: its figure is the 0-record one
+            res[f"mlperf_lobo_cal{n_cal}_latency_spearman"] = spearman(t, p)
+            res[f"mlperf_lobo_cal{n_cal}_latency_median_ape_pct"] = float(np.median(_ape(t, p)))
+    for name in ("today", best):
+        cov, width = _conformal_lobo(recs, y, preds[name])
+        sfx = "" if name == best else "_today"
+        res[f"interval90_coverage{sfx}"] = cov
+        res[f"interval90_median_width_pct{sfx}"] = width
+    erecs = [r for r in recs if _f(r.get("energy_uj")) > 0]
+    if len(erecs) > 5:
+        log("hardware: mlperf energy, leave-one-board-out")
+        ey = np.log([r["energy_uj"] for r in erecs])
+        ep = lobo_predictions(erecs, lambda: CostModel("energy_uj"), "energy_uj")
+        res["mlperf_lobo_energy_median_ape_pct"] = float(np.nanmedian(_ape(ey, ep)))
+        res["mlperf_lobo_energy_spearman"] = spearman(ey, ep)
+        ep0 = lobo_predictions(erecs, lambda: MeasurementModel("energy_uj"), "energy_uj")
+        res["mlperf_lobo_energy_median_ape_pct_today"] = float(np.nanmedian(_ape(ey, ep0)))
+        res["mlperf_energy_rows"] = float(len(erecs))
+    res["mlperf_rows"] = float(len(recs))
+    res["mlperf_boards"] = float(len({r["board"] for r in recs}))
+    res.update(evaluate_stm32_hardware(data_dir))
+    return res
+
+
+def stm32_cost_model(target: str = "latency_ms") -> "CostModel":
+    """The STM32 zoo has no files: log-linear metadata terms (weight bytes, activation bytes,
+    input size), a shrunk effect per model measured on other boards, one efficiency per
+    board and engine (CPU, NPU, GPU ...)."""
+    from .cost_model import CostModel
+
+    fields = ("weights_kib", "act_kib", "input_size") if target == "latency_ms" else ("act_kib",)
+    return CostModel(target, work=False, log_fields=fields, model_effect=target == "latency_ms",
+                     board_key="device")
+
+
+def _stm32_lobo(rows: list[dict], target: str):
+    """Leave-one-board-out log predictions of ``target`` on the STM32 rows: today's
+    regressor (with its other-board features) and the cost model."""
+    from .cost_model import lobo_predictions
+
+    today = np.full(len(rows), np.nan)
+    for b in sorted({r["board"] for r in rows}):
+        pool = [r for r in rows if r["board"] != b]
+        train = _add_other_board_features(pool, pool, {b})
+        idx = [i for i, r in enumerate(rows) if r["board"] == b]
+        test = _add_other_board_features([rows[i] for i in idx], pool, {b})
+        m = MeasurementModel(target, numeric=STM32_NUMERIC, categorical=STM32_CATEGORICAL).fit(train)
+        today[idx] = m.predict_log(test)
+    return today, lobo_predictions(rows, lambda: stm32_cost_model(target), target)
+
+
+def evaluate_stm32_hardware(data_dir: Path) -> dict[str, float]:
+    res: dict[str, float] = {}
+    rows = [r for r in stm32_rows(data_dir) if r["latency_ms"] > 0]
+    log("hardware: stm32 latency and RAM, leave-one-board-out")
+    y = np.log([r["latency_ms"] for r in rows])
+    boards = np.array([r["board"] for r in rows])
+    for name, p in zip(("today", "cost"), _stm32_lobo(rows, "latency_ms")):
+        sfx = "" if name == "cost" else "_today"
+        res[f"stm32_lobo_latency_spearman_within_board{sfx}"] = _nanmean(
+            spearman(y[boards == b], p[boards == b]) for b in sorted(set(boards)) if (boards == b).sum() > 2)
+        res[f"stm32_lobo_latency_median_ape_pct{sfx}"] = float(np.nanmedian(_ape(y, p)))
+    # RAM: the activation arena -> the runtime's measured RAM (X-CUBE-AI, NPUs), learned.
+    rrows = [r for r in rows if r["ram_kib"] > 0 and r["act_kib"] > 0]
+    ry = np.log([r["ram_kib"] for r in rrows])
+    for name, p in zip(("today", "cost"), _stm32_lobo(rrows, "ram_kib")):
+        sfx = "" if name == "cost" else "_today"
+        res[f"stm32_ram_spearman{sfx}"] = spearman(ry, p)
+        res[f"stm32_ram_median_ape_pct{sfx}"] = float(np.nanmedian(_ape(ry, p)))
+    res["stm32_ram_spearman_arena_only"] = spearman(ry, np.log([r["act_kib"] for r in rrows]))
+    res["stm32_hw_rows"] = float(len(rows))
     return res
 
 
@@ -500,14 +682,6 @@ def _shrink_error(true: np.ndarray, pred: np.ndarray, share: float) -> np.ndarra
     return pred if share == 1 else true if share == 0 else true + share * (pred - true)
 
 
-def _paired_bootstrap(a: Sequence[float], b: Sequence[float], seed: int = 0, n: int = 10_000):
-    """Mean of a - b over paired groups and its 95 % percentile interval (seeded)."""
-    diff = np.array(a, dtype=float) - np.array(b, dtype=float)
-    diff = diff[np.isfinite(diff)]
-    boot = np.random.default_rng(seed).choice(diff, (n, len(diff))).mean(axis=1)
-    return float(diff.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
-
-
 _CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-a")
 
 
@@ -640,7 +814,7 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
     # Paired bootstrap over the groups: is a lead more than the spread between groups?
     taus = {name: [t for _, _, t in per_group[name]] for name in per_group}
     for a, b in (("shadow", "hw_only"), ("shadow", "task_only"), ("shadow_true_ram", "hw_only_true_ram")):
-        mean, lo, hi = _paired_bootstrap(taus[a], taus[b])
+        mean, lo, hi = paired_bootstrap(taus[a], taus[b])
         res[f"stm32_{a}_minus_{b}_mean"] = mean
         res[f"stm32_{a}_minus_{b}_ci95_low"] = lo
         res[f"stm32_{a}_minus_{b}_ci95_high"] = hi
@@ -730,7 +904,8 @@ def digits_zoo_eval(seed: int = 0, shots: int = 20, finetune_seeds: int = 3,
         test_idx = np.setdiff1d(tgt_idx, train_idx)
         Xt, yt = torch.tensor(X[train_idx]), torch.tensor(y[train_idx] - 5)
         Xe, ye = torch.tensor(X[test_idx]), torch.tensor(y[test_idx] - 5)
-        names, truth, scores = [], [], {"logme": [], "leep": [], "nce": [], "hscore": [], "nleep": []}
+        names, truth, n_params = [], [], []
+        scores = {"logme": [], "leep": [], "nce": [], "hscore": [], "nleep": []}
         for k, (name, arch, width, ep, variant) in enumerate(specs or _digits_zoo_specs()):
             torch.manual_seed(seed * 1000 + k)
             ys_v = ys.clone()
@@ -765,6 +940,7 @@ def digits_zoo_eval(seed: int = 0, shots: int = 20, finetune_seeds: int = 3,
                 with torch.no_grad():
                     accs.append(float((ft(Xe).argmax(1) == ye).float().mean()) * 100)
             truth.append(float(np.mean(accs)))
+            n_params.append(float(sum(p.numel() for p in net.body.parameters())))
             names.append(name)
             log(f"digits: {name:15s} fine-tuned acc {truth[-1]:.1f}  logme {scores['logme'][-1]:.3f}")
     res = {}
@@ -772,6 +948,12 @@ def digits_zoo_eval(seed: int = 0, shots: int = 20, finetune_seeds: int = 3,
         res[f"digits_{est}_tau_w"] = weighted_tau(truth, vals)
         res[f"digits_{est}_ndcg5"] = ndcg_at_k(truth, vals, 5)
         res[f"digits_{est}_regret"] = top1_regret(truth, vals)
+    # The simple baselines beside the estimators: bigger is better, and chance.
+    res["digits_params_tau_w"] = weighted_tau(truth, n_params)
+    res["digits_params_ndcg5"] = ndcg_at_k(truth, n_params, 5)
+    res["digits_params_regret"] = top1_regret(truth, n_params)
+    draws = [np.random.default_rng(seed + i).permutation(len(truth)).astype(float) for i in range(200)]
+    res["digits_random_tau_w"] = float(np.mean([weighted_tau(truth, p) for p in draws]))
     res["digits_models"] = float(len(names))
     return res
 
@@ -788,8 +970,9 @@ def run_all(data_dir: Path | None = None, fast: bool = False) -> dict[str, float
     torch.set_num_threads(1)
     res: dict[str, float] = {}
     t0 = time.time()
-    res.update(evaluate_ptm(data_dir, fast=fast))
-    log(f"  ptm done at {time.time() - t0:.0f}s")
+    res.update(evaluate_ptm(data_dir))
+    res.update(evaluate_transfer_tables(data_dir))
+    log(f"  transfer tables done at {time.time() - t0:.0f}s")
     res.update(evaluate_mlperf(data_dir))
     log(f"  mlperf done at {time.time() - t0:.0f}s")
     res.update(evaluate_stm32(data_dir, fusion_epochs=60 if fast else 150))
@@ -803,7 +986,7 @@ def format_results(res: Mapping[str, float]) -> str:
     lines = []
     for k, v in res.items():
         if float(v).is_integer() and (k.endswith("_rows") or k.endswith("_boards") or k.endswith("_groups")
-                                       or k.endswith("_models")):
+                                       or k.endswith("_models") or k.endswith("_datasets") or k.endswith("_cells")):
             lines.append(f"{k}: {int(v)}")
         else:
             lines.append(f"{k}: {v:.3f}")

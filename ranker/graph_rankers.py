@@ -31,7 +31,10 @@ from . import graph_facts
 from .aggregation import copeland
 from .hardware import accelerator_kind, core_family, finite_float as _f
 
-MODEL_FEATURES = ("acc_z", "log_macs", "log_params", "log_act_bytes", "log_model_bytes", "log_input_size",
+# No accuracy among them: the task ranker's label is the accuracy, and a feature computed from
+# the label is leakage (it learned to copy it).  Task fitness from other datasets' figures is
+# ranker.transfer's job (`predicted_accuracy` below).
+MODEL_FEATURES = ("log_macs", "log_params", "log_act_bytes", "log_model_bytes", "log_input_size",
                   "int8", "float", "frac_conv", "frac_dwconv", "frac_dense")
 CORES = ("cortex-m0+", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-a", "risc-v")
 HW_FEATURES = ("log_clock_mhz", "log_ram_bytes", "log_flash_bytes", "fpu", "npu") + tuple(f"core={c}" for c in CORES)
@@ -58,24 +61,75 @@ def _log(v) -> float:
 
 
 def model_features(cands: Sequence[dict]) -> np.ndarray:
-    """(M, len(MODEL_FEATURES)) model tokens. Each candidate is a graph_facts.model_facts dict;
-    `ram_need_bytes` (measured on the device, else the arena) overrides arena_bytes when given.
-    Accuracy enters as a z-score within the candidate list (metrics differ between datasets)."""
-    acc = np.array([_f(c.get("accuracy_pct")) for c in cands])
-    ok = np.isfinite(acc)
-    accz = np.full(len(cands), np.nan)
-    if ok.any():
-        accz[ok] = (acc[ok] - acc[ok].mean()) / (acc[ok].std() + 1e-9)
+    """(M, len(MODEL_FEATURES)) model tokens from metadata only. Each candidate is a graph_facts.model_facts
+    dict; `ram_need_bytes` (measured on the device, else the arena) overrides arena_bytes when given."""
     rows = []
-    for z, c in zip(accz, cands):
+    for c in cands:
         q = (c.get("quantization") or "").lower()
-        rows.append([z, _log(c.get("macs")), _log(c.get("params")),
+        rows.append([_log(c.get("macs")), _log(c.get("params")),
                      _log(c.get("ram_need_bytes") or c.get("arena_bytes")), _log(c.get("model_bytes")),
                      _log(c.get("input_size")),
                      1.0 if q in ("int8", "uint8") else 0.0 if q else float("nan"),
                      1.0 if q.startswith("float") else 0.0 if q else float("nan"),
                      _f(c.get("frac_conv")), _f(c.get("frac_dwconv")), _f(c.get("frac_dense"))])
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(MODEL_FEATURES))
+
+
+def transfer_table(store):
+    """The graph's accuracies as a ranker.transfer table: one row per model (every model, with or
+    without a figure), one column per dataset a benchmarked model was trained on; a cell is the
+    mean benchmark accuracy of the model over devices."""
+    from .transfer import TransferTable
+
+    facts = graph_facts.model_facts(store)
+    cells: dict[tuple[str, str], list[float]] = {}
+    for r in graph_facts.benchmark_records(store):
+        m = facts.get(r["model"])
+        if m is not None and m.get("dataset") and r["accuracy_pct"] is not None:
+            cells.setdefault((r["model"], m["dataset"]), []).append(r["accuracy_pct"])
+    models = sorted(facts)
+    datasets = sorted({d for _, d in cells})
+    acc = np.full((len(models), len(datasets)), np.nan)
+    mi, di = {m: i for i, m in enumerate(models)}, {d: i for i, d in enumerate(datasets)}
+    for (m, d), v in cells.items():
+        acc[mi[m], di[d]] = float(np.mean(v))
+    task = {}
+    for m in models:
+        if facts[m].get("dataset") in di and facts[m].get("task_name"):
+            task.setdefault(facts[m]["dataset"], facts[m]["task_name"])
+    info = [{"model": m, "params": facts[m].get("params"), "macs": facts[m].get("macs"),
+             "family": facts[m].get("family"), "quantization": facts[m].get("quantization"),
+             "resolution": str(int(facts[m]["input_size"])) if facts[m].get("input_size") else None}
+            for m in models]
+    return TransferTable(models, [graph_facts.local_name(d) or d for d in datasets], acc, info,
+                         [task.get(d, "") for d in datasets], "the registry")
+
+
+def transfer_quality(store) -> dict[str, float]:
+    """ranker.transfer.summarize of leave-one-dataset-out over the graph's datasets with 3 or more
+    benchmarked models ({} when there are fewer than two such datasets: nothing to transfer from)."""
+    from .transfer import MIN_MODELS, lodo, summarize
+
+    table = transfer_table(store)
+    targets = [d for d in table.datasets if table.known(d).size >= MIN_MODELS]
+    return summarize(lodo(table, targets)) if len(targets) >= 2 else {}
+
+
+def predicted_accuracy(store, models: Sequence[str], dataset: str) -> dict:
+    """{model IRI: ranker.transfer.Prediction} for `models` on `dataset` (an IRI or local name of
+    a dataset the graph has figures on), provenance "predicted": from the models' metadata and
+    their (or their family's) figures on other datasets, never their own figure on `dataset`.
+    Models the graph does not know are left out; ValueError when the dataset has no figures."""
+    from .transfer import TransferRanker
+
+    table = transfer_table(store)
+    name = graph_facts.local_name(dataset) or dataset
+    if name not in table.datasets:
+        raise ValueError(f"no benchmark accuracy on dataset {name!r} in the registry")
+    known = [m for m in models if m in table.models]
+    # The asked models' own figures on the target (if any) are hidden: a prediction, not a lookup.
+    ranker = TransferRanker(table.hide(known, name))
+    return {m: ranker.predict_accuracy(m, name) for m in known}
 
 
 def hardware_vector(device: dict) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["weighted_tau", "ndcg_at_k", "top1_regret", "spearman", "average_positions"]
+__all__ = ["weighted_tau", "ndcg_at_k", "top1_regret", "spearman", "average_positions", "paired_bootstrap"]
 
 
 def _pair(truth: Sequence[float], pred: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -126,3 +126,14 @@ def spearman(truth: Sequence[float], pred: Sequence[float]) -> float:
     rp -= rp.mean()
     den = np.sqrt((rt * rt).sum() * (rp * rp).sum())
     return float((rt * rp).sum() / den) if den > 0 else float("nan")
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], seed: int = 0, n: int = 10_000):
+    """Mean of a - b over paired items (NaN pairs dropped) and its 95 % percentile bootstrap
+    interval (seeded): (mean, low, high), NaN when no pair is left."""
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    diff = diff[np.isfinite(diff)]
+    if diff.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    boot = np.random.default_rng(seed).choice(diff, (n, diff.size)).mean(axis=1)
+    return float(diff.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))

@@ -10,11 +10,11 @@ import base64
 import json
 import re
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, request, url_for
 
+from kg import names
 from kg.errors import InputError
 from kg.ids import BASE
 from registry.problems import ProblemError
@@ -43,93 +43,37 @@ def entity_key(iri: str, kind: str) -> str:
     return "~" + base64.urlsafe_b64encode(iri.encode()).decode().rstrip("=")
 
 
-_IRI = re.compile(r'[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>"{}|^`\\]*')
-
-
-def checked_iri(value: str, status: int = 400, what: str = "value") -> str:
-    """`value` if it is an absolute IRI that can go between <> in SPARQL, else a ProblemError."""
-    if not _IRI.fullmatch(value or ""):
-        raise ProblemError(status, "Not Found" if status == 404 else "Bad Request", f"{what} {value!r} is not an IRI")
-    return value
-
-
 def entity_iri(key: str, kind: str) -> str:
     """Inverse of entity_key (404 for a key that names no valid IRI)."""
+    iri = f"{BASE}{kind}/{key}"
     if key.startswith("~"):
         raw = key[1:] + "=" * (-len(key[1:]) % 4)
         try:
             iri = base64.urlsafe_b64decode(raw.encode()).decode()
         except (ValueError, UnicodeDecodeError):
-            raise ProblemError(404, "Not Found", f"{key!r} is not an entity key") from None
-        return checked_iri(iri, 404, f"{kind} key")
-    return checked_iri(f"{BASE}{kind}/{key}", 404, f"{kind} key")
-
-
-def _literal(text: str) -> str:
-    return json.dumps(text)  # a valid SPARQL string literal for plain text
+            iri = None
+    if not names.is_iri(iri):
+        raise ProblemError(404, "Not Found", f"{key!r} is not a {kind} key")
+    return iri
 
 
 def resolve(value: str | None, kind: str) -> str | None:
-    """An IRI for `value`: an IRI as given, an explorer key, the CLI's short name, or a title/name."""
+    """An IRI for `value`: an explorer key ('~...'), else kg.names.resolve's rule (the CLI's too):
+    an IRI, a short name, or a title. 404 when nothing answers to it."""
     if not value:
         return None
-    value = value.strip()
-    store = registry().store
-    if value.startswith(("http://", "https://", "urn:")):
-        iri = checked_iri(value, 400, kind)
-        if kind != "task" and not store.query(f"{PREFIXES} ASK {{ <{iri}> ?p ?o }}"):
-            raise ProblemError(404, "Not Found", f"no {kind} {iri}")
-        return iri
     if value.startswith("~"):
         return entity_iri(value, kind)
-    from registry.cli import resolve as cli_resolve  # the CLI's own short-name rule
-
-    classes = {"device": "ar:Device", "model": "ar:PretrainedModel", "task": "ar:Task"}
     try:
-        iri = cli_resolve(store, kind, value)
-    except ValueError:
-        iri = None
-    if iri and _IRI.fullmatch(iri) and store.query(f"{PREFIXES} ASK {{ <{iri}> ?p ?o }}"):
-        return iri
-    rows = store.select(f"""{PREFIXES} SELECT DISTINCT ?x WHERE {{
-        {{ ?x a {classes[kind]} }} UNION {{ ?m ar:performsTask ?x FILTER("{kind}" = "task") }}
-        ?x td:title|schema:name|rdfs:label ?n FILTER(LCASE(STR(?n)) = LCASE({_literal(value)})) }} LIMIT 2""")
-    if len(rows) == 1:
-        return rows.column("x")[0]
-    if iri and kind == "task":
-        return iri
-    raise ProblemError(404, "Not Found", f"no {kind} called {value!r}" if len(rows) == 0 else
-                       f"{value!r} names more than one {kind}; give its IRI")
+        return names.resolve(registry().store, kind, value)
+    except names.NotFound as exc:
+        raise ProblemError(404, "Not Found", exc.one_line()) from None
 
 
 # -- read queries shared with the explorer -----------------------------------------------------
-_XSD = "http://www.w3.org/2001/XMLSchema#"
-_NUMBERS = {_XSD + t: int for t in ("integer", "int", "long", "short", "byte", "nonNegativeInteger",
-                                    "positiveInteger", "unsignedInt", "unsignedLong")}
-_NUMBERS.update({_XSD + "double": float, _XSD + "float": float, _XSD + "decimal": Decimal,
-                 _XSD + "boolean": lambda v: v in ("true", "1")})
-
-
-def _value(binding: dict | None):
-    """A SPARQL JSON binding as a plain value: IRIs and strings as str, numbers and booleans typed."""
-    if binding is None:
-        return None
-    convert = _NUMBERS.get(binding.get("datatype", ""))
-    if convert is not None:
-        try:
-            return convert(binding["value"])
-        except (ValueError, ArithmeticError):
-            return binding["value"]
-    return binding["value"]
-
-
 def _rows(sparql: str) -> list[dict]:
-    """SELECT rows as dicts of plain values. Read through the store's native JSON serialisation:
-    far cheaper than building rdflib terms for every cell (these queries feed pages)."""
-    _kind, body = registry().store.query_serialized(PREFIXES + sparql, "json")
-    data = json.loads(body)
-    names = data["head"]["vars"]
-    return [{n: _value(b.get(n)) for n in names} for b in data["results"]["bindings"]]
+    """SELECT rows as dicts of plain values (kg.store.Results.dicts, as everywhere)."""
+    return registry().store.select(PREFIXES + sparql).dicts()
 
 
 def cached(key, compute, max_age: float = 0.0):
@@ -309,13 +253,12 @@ def recommend_json(params) -> dict:
     device, task, modality, budgets, method (shadow, borda, ...) and k; the JSON answer, with the
     ranked models under `ranking` (best first)."""
     from ranker.recommend import recommend
-    from registry.cli import make_request
 
     device = resolve(params.get("device"), "device")
     if not device:
         raise ProblemError(400, "Bad Request", "the `device` parameter is required",
                            validationErrors=[{"field": "device", "description": "required: a device IRI or name"}])
-    req = make_request(device, _task(params.get("task")), params.get("modality") or None,
+    req = names.make_request(device, params.get("task"), params.get("modality") or None,
                        _number(params, "max_latency_ms", float), _number(params, "max_energy_uj", float),
                        _number(params, "reserve_ram", int) or 0, _number(params, "reserve_flash", int) or 0)
     options = {}
@@ -345,16 +288,6 @@ def chart_points(ranking: list) -> list[dict]:
             points.append({"name": item["name"] or _label(item["model"]), "accuracy": float(acc),
                            "latency": float(lat), "rank": item["rank"]})
     return points
-
-
-def _task(value: str | None) -> str | None:
-    if not value:
-        return None
-    if value.startswith(("http://", "https://", "urn:")):
-        return checked_iri(value, 400, "task")
-    from kg.ids import task_iri
-
-    return task_iri(value)
 
 
 def _number(params, name: str, kind):
@@ -433,9 +366,9 @@ def upload_model():
 
 
 def store_uploaded_model(files, form) -> tuple[int, dict, str]:
-    """Describe, validate and store an uploaded model; (status, JSON body, Location)."""
-    from kg.models import describe_model
-    from kg.validation import validate
+    """Describe, check and store an uploaded model (kg.models, as `arachne import-model` does);
+    (status, JSON body, Location)."""
+    from kg.models import describe_for_import, store_models
 
     upload = files.get("file")
     if upload is None or not upload.filename:
@@ -458,21 +391,17 @@ def store_uploaded_model(files, form) -> tuple[int, dict, str]:
             card = Path(tmp) / "README.md"
             card.write_text(form["card"], encoding="utf-8")
         try:
-            desc = describe_model(path, card=card, task=form.get("task") or None, dataset=form.get("dataset") or None,
-                                  name=form.get("name") or None, sensors=sensors, modality=form.get("modality") or None)
-        except InputError as exc:
-            exc.file = name if exc.file and exc.file.startswith(tmp) else exc.file
+            [desc] = describe_for_import([path], card=card, task=form.get("task") or None,
+                                         dataset=form.get("dataset") or None, name=form.get("name") or None,
+                                         sensors=sensors, modality=form.get("modality") or None, progress=False)
+        except InputError as exc:  # name the upload, not the temporary folder it was saved in
             raise ProblemError(422, "Unprocessable Entity", exc.one_line().replace(tmp + "/", ""),
-                               validationErrors=[{"field": f or "", "description": m} for f, m in exc.problems]) from None
-    violations = validate(desc.graph)
-    if violations:
-        raise ProblemError(422, "Unprocessable Entity", f"{name}: the description does not conform to the shapes",
-                           validationErrors=[{"field": f"{v.node} {v.path or ''}".strip(),
-                                              "description": f"{v.message}; found {v.found}"} for v in violations])
+                               validationErrors=[{"field": (f or "").replace(tmp + "/", ""),
+                                                  "description": m.replace(tmp + "/", "")}
+                                                 for f, m in exc.problems]) from None
     reg = registry()
     with reg.write_lock:
-        existed = reg.store.has_graph(desc.iri)
-        reg.store.put_graph(desc.iri, desc.graph)
+        existed = bool(store_models(reg.store, [desc]))
         reg.changed()
     key = entity_key(desc.iri, "model")
     body = {"id": key, "iri": desc.iri, "name": desc.name, "replaced": existed,
@@ -486,7 +415,6 @@ def feasible():
     """?device=... : feasible models for a device; ?model=... : feasible devices for a model.
     Optional: task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash, why=1."""
     from kg import feasibility
-    from registry.cli import make_request
 
     args = request.args
     device, model = args.get("device"), args.get("model")
@@ -500,11 +428,11 @@ def feasible():
     try:
         if device:
             iri = resolve(device, "device")
-            req = make_request(iri, _task(args.get("task")), args.get("modality") or None, *budgets)
+            req = names.make_request(iri, args.get("task"), args.get("modality") or None, *budgets)
             ok, excluded = feasibility.feasible_models(store, req)
         else:
             iri = resolve(model, "model")
-            req = make_request(None, _task(args.get("task")), args.get("modality") or None, *budgets)
+            req = names.make_request(None, args.get("task"), args.get("modality") or None, *budgets)
             ok, excluded = feasibility.feasible_devices(store, iri, req)
     except InputError as exc:
         raise _input_problem(exc) from None

@@ -105,7 +105,8 @@ def create_app(store: Store | None = None, config: dict | None = None) -> Flask:
 
     @app.errorhandler(StorageError)
     def _storage_error(exc: StorageError):  # the disk or the SPARQL server failed: not the client's fault
-        app.logger.error("storage failure on %s %s: %s", request.method, request.path, exc)
+        # str(exc): a kept log record must not pin the store through the exception's traceback
+        app.logger.error("storage failure on %s %s: %s", request.method, request.path, str(exc))
         status = 507 if exc.disk_full else 503
         return _problem_error(ProblemError(status, "Insufficient Storage" if status == 507 else "Service Unavailable",
                                            f"the store could not complete the request: {exc}",

@@ -1,7 +1,6 @@
 """The `arachne` command line: a thin face over the kg and ranker APIs."""
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -12,7 +11,10 @@ from rich.table import Table
 
 import kg.store
 from kg.errors import InputError
-from kg.store import Store, StoreError
+from kg.names import make_request, resolve
+from kg.store import GraphStore, Store, StoreError, StoreLocked
+from kg.units import byte_size
+from kg.vocab import MODALITIES
 
 DEFAULT_STORE = "arachne-store"
 out = Console()
@@ -25,45 +27,62 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def user_errors(fn):
-    """Turn InputError/StoreError into one readable line instead of a traceback."""
+class ArachneGroup(click.Group):
+    """The `arachne` group: whatever command fails on bad input, the store or a file ends with one
+    line on stderr and exit status 1 (see `fail`), never a traceback. The messages say what was
+    written before the failure (the store's and the importers' errors carry it)."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def invoke(self, ctx: click.Context):
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
         except InputError as exc:
             for field, message in exc.problems[1:]:
                 err.print(f"  also: {field}: {message}", highlight=False, soft_wrap=True)
             fail(exc.one_line())
         except StoreError as exc:
             fail(str(exc))
+        except BrokenPipeError:  # `arachne export | head`: the reader has gone; nothing to say
+            sys.exit(1)
+        except OSError as exc:  # a file the command reads or writes (disk full, permissions)
+            fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
 
-    return wrapper
+
+def _open(location, write: bool) -> GraphStore:
+    """Open a store; one that another process holds (`arachne serve`) opens read-only for reading
+    commands, and refuses writing ones at once (StoreLocked names the holder)."""
+    try:
+        return kg.store.open_store(location)
+    except StoreLocked:
+        if write:
+            raise
+        return Store(location, read_only=True)
 
 
-def open_store(ctx: click.Context, override: str | None = None) -> Store:
+def open_store(ctx: click.Context, override: str | None = None, write: bool = False) -> GraphStore:
     """The store named by the group's --store / ARACHNE_STORE (opened once per command), or by a
-    command's own --store `override` (':memory:' for a throw-away store)."""
+    command's own --store `override` (':memory:' for a throw-away store). Commands that write say
+    so (`write`), so a store held by another process is refused before any work is done."""
     if override:
-        return kg.store.open_store(None if override == ":memory:" else override)
+        return _open(None if override == ":memory:" else override, write)
     obj = ctx.find_root().obj
     if obj is None:  # a command invoked outside the group
         obj = ctx.find_root().obj = {"store": os.environ.get("ARACHNE_STORE", DEFAULT_STORE)}
     if obj.get("opened") is None:
-        obj["opened"] = kg.store.open_store(obj["store"])
+        obj["opened"] = _open(obj["store"], write)
         # Let go of the store (and its lock) when the command ends, also when run in-process.
         ctx.find_root().call_on_close(lambda: obj.pop("opened", None))
+    elif write and isinstance(obj["opened"], Store):
+        obj["opened"].check_writable()
     return obj["opened"]
 
 
-@click.group()
+@click.group(cls=ArachneGroup)
 @click.option(
     "--store",
     envvar="ARACHNE_STORE",
     default=DEFAULT_STORE,
     show_default=True,
-    help="Store directory (embedded Oxigraph); ':memory:' for a throw-away store.",
+    help="Store directory (embedded Oxigraph), an http(s):// SPARQL endpoint, or ':memory:' for a throw-away store.",
 )
 @click.pass_context
 def cli(ctx: click.Context, store: str) -> None:
@@ -74,12 +93,11 @@ def cli(ctx: click.Context, store: str) -> None:
 
 @cli.command()
 @click.pass_context
-@user_errors
 def init(ctx):
     """Create the store (if needed) and load the ontology into it."""
     from kg.loading import init_store
 
-    store = open_store(ctx)
+    store = open_store(ctx, write=True)
     init_store(store)
     out.print(f"store ready at {ctx.obj['store'] or 'memory'} ({store.count()} quads)")
 
@@ -87,12 +105,11 @@ def init(ctx):
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.pass_context
-@user_errors
 def load(ctx, files):
     """Validate RDF files (Turtle, JSON-LD, N-Triples, ...) and load them, all or nothing."""
     from kg.loading import load_files
 
-    report = load_files(open_store(ctx), list(files))
+    report = load_files(open_store(ctx, write=True), list(files))
     out.print(f"loaded {report.files} file(s), {report.triples} triples")
 
 
@@ -141,7 +158,6 @@ def print_results(results, fmt: str) -> None:
 @click.option("-f", "--file", "query_file", type=click.File("r"), help="Read the query from a file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json"]), default="table")
 @click.pass_context
-@user_errors
 def query(ctx, sparql, query_file, fmt):
     """Run a SPARQL query over the registry."""
     from rdflib import Graph
@@ -149,6 +165,9 @@ def query(ctx, sparql, query_file, fmt):
     if bool(sparql) == bool(query_file):
         fail("give a query or -f FILE (exactly one)")
     text = query_file.read() if query_file else sparql
+    from kg.sparql_guard import check
+
+    check(text)  # a query nested too deeply would crash Oxigraph's parser: refuse it first
     answer = open_store(ctx).query(text)
     if isinstance(answer, bool):
         click.echo("true" if answer else "false")
@@ -160,7 +179,6 @@ def query(ctx, sparql, query_file, fmt):
 
 @cli.command()
 @click.pass_context
-@user_errors
 def stats(ctx):
     """Counts of models, devices, benchmarks, tasks and graphs in the store."""
     from kg.loading import stats as compute
@@ -173,7 +191,6 @@ def stats(ctx):
 
 @cli.command()
 @click.pass_context
-@user_errors
 def reindex(ctx):
     """Rebuild the requirement index the fast feasibility query uses (kg/requirements.py).
 
@@ -181,7 +198,7 @@ def reindex(ctx):
     models into the store (a bulk load straight into Oxigraph, SPARQL updates)."""
     from kg.requirements import reindex as rebuild
 
-    out.print(f"indexed {rebuild(open_store(ctx), progress=True)} models")
+    out.print(f"indexed {rebuild(open_store(ctx, write=True), progress=True)} models")
 
 
 @cli.command()
@@ -189,7 +206,6 @@ def reindex(ctx):
 @click.option("--graph", help="Export one named graph only.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
 @click.pass_context
-@user_errors
 def export(ctx, fmt, graph, output):
     """Export the store (or one graph) as Turtle, N-Quads, TriG, JSON-LD or N-Triples."""
     data = open_store(ctx).export(fmt, graph)
@@ -211,38 +227,17 @@ def budget_options(fn):
     return fn
 
 
-def make_request(device=None, task=None, modality=None, max_latency_ms=None, max_energy_uj=None,
-                 reserve_ram=0, reserve_flash=0):
-    from kg.feasibility import Request
-    from kg.ids import task_iri
-
-    if task and not task.startswith("http"):
-        task = task_iri(task)
-    return Request(device=device, task=task, modality=modality, max_latency_ms=max_latency_ms,
-                   max_energy_uj=max_energy_uj, reserved_ram_bytes=reserve_ram, reserved_flash_bytes=reserve_flash)
-
-
-def resolve(store, kind: str, ref: str) -> str:
-    """Accept an IRI or a short name ('arduino-nano-33-ble-sense') for a device or model."""
-    from kg import ids
-
-    if ref.startswith(("http://", "https://", "urn:")):
-        return ref
-    return getattr(ids, f"{kind}_iri")(ref)
-
-
 @cli.command()
 @click.option("--device", help="Device IRI or name: which models fit it?")
 @click.option("--model", help="Model IRI or name: which devices can run it?")
 @click.option("--task", help="Only models for this task (name or IRI).")
-@click.option("--modality", type=click.Choice(["audio", "image", "inertial", "timeseries", "environmental", "tabular"]))
+@click.option("--modality", type=click.Choice(MODALITIES))
 @budget_options
 @click.option("--why", is_flag=True, help="Also list the excluded candidates and the constraints they violate.")
 @click.option("--ids", is_flag=True, help="With --device: only the feasible models' IRIs, one per line, from the "
               "requirement index (fast on large registries; no figures).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.pass_context
-@user_errors
 def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash, why,
              ids, as_json):
     """Feasible models for a device, or feasible devices for a model."""
@@ -276,8 +271,8 @@ def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, 
     for c in ok:
         f = c.facts
         table.add_row(getattr(c, key) if key == "device" else (c.name or c.model),
-                      f"{feasibility.kib(f['needRam'])} / {feasibility.kib(f['ram'])}",
-                      f"{feasibility.kib(f['needFlash'])} / {feasibility.kib(f['flash'])}" if f["needFlash"] else "",
+                      f"{byte_size(f['needRam'])} / {byte_size(f['ram'])}",
+                      f"{byte_size(f['needFlash'])} / {byte_size(f['flash'])}" if f["needFlash"] else "",
                       "; ".join(c.warnings))
     out.print(table)
     if why and excluded:
@@ -292,7 +287,6 @@ def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, 
 @click.argument("device")
 @budget_options
 @click.pass_context
-@user_errors
 def check(ctx, model, device, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash):
     """Validate one model-device pair with the SHACL feasibility shapes; list each violation."""
     from kg.feasibility import check_pair_shacl
@@ -310,13 +304,12 @@ def check(ctx, model, device, max_latency_ms, max_energy_uj, reserve_ram, reserv
 
 @cli.command()
 @click.pass_context
-@user_errors
 def demo(ctx):
     """Build the bundled demo registry, then show its stats and an example query."""
     from kg.demo_registry import build
     from kg.feasibility import named_query
 
-    store = open_store(ctx)
+    store = open_store(ctx, write=True)
     with out.status("building the demo registry"):
         counts = build(store)
     table = Table("what", "count", title="demo registry")

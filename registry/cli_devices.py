@@ -18,11 +18,11 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _store(ctx: click.Context, option: str | None):
+def _store(ctx: click.Context, option: str | None, write: bool = False):
     """This command's --store, else the group's (registry.cli.open_store)."""
     from registry.cli import open_store
 
-    return open_store(ctx, option)
+    return open_store(ctx, option, write=write)
 
 
 def _print_problem(source: str, problem, style: str) -> None:
@@ -72,14 +72,15 @@ def register(cli: click.Group) -> None:
         Each document is checked against the W3C JSON Schema, the TD rules the schema misses and
         Arachne's device shapes, converted to RDF offline, and stored as one named graph with its
         JSON kept verbatim. Valid documents are imported and the others reported with every
-        problem and its JSON path. Exit status: 0 all imported, 2 some rejected, 1 --strict stop."""
+        problem and its JSON path. Exit status: 0 all imported, 2 some rejected, 1 --strict stop or a store that failed
+        (the one-line error says how many files were imported before)."""
         sys.exit(_import(ctx, paths, strict, lenient, store_option, workers, verbose, as_json))
 
     def _import(ctx, paths, strict, lenient, store_option, workers, verbose, as_json) -> int:
         """The import itself; returns the exit status (the store is released before exiting)."""
         from kg.td import expand_paths, import_paths
 
-        store = _store(ctx, store_option)
+        store = _store(ctx, store_option, write=True)
         files = expand_paths(paths)
         if not files:
             err.print("no JSON files found", highlight=False)
@@ -123,26 +124,16 @@ def register(cli: click.Group) -> None:
         """Print a Thing Description exactly as it was imported (byte for byte), or its RDF.
 
         IDENT is the Thing's id (IRI) or a device name such as arduino-nano-33-ble-sense."""
-        data = _export(ctx, ident, rdf_format, store_option)
-        if data is None:
-            sys.exit(1)
+        from kg.td import export_td as verbatim, export_td_rdf
+
+        store = _store(ctx, store_option)
+        data = export_td_rdf(store, ident, rdf_format) if rdf_format else verbatim(store, ident)
         if output:
             with open(output, "wb") as fh:
                 fh.write(data)
         else:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
-
-    def _export(ctx, ident, rdf_format, store_option) -> bytes | None:
-        from kg.errors import InputError
-        from kg.td import export_td as verbatim, export_td_rdf
-
-        store = _store(ctx, store_option)
-        try:
-            return export_td_rdf(store, ident, rdf_format) if rdf_format else verbatim(store, ident)
-        except InputError as exc:
-            err.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
-            return None
 
     _ = (import_td, export_td)  # registered on `cli` by the decorators
 

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from kg.errors import InputError
+from kg.units import byte_size
+from kg.vocab import MODALITIES
 
 out = Console()
 err = Console(stderr=True)
@@ -29,12 +31,12 @@ def _fail(message: str, also: list[str] = ()) -> None:
 
 
 def _store(ctx: click.Context, path: str | None):
-    """This command's --store, else the group's (registry.cli.open_store)."""
+    """This command's --store, else the group's (registry.cli.open_store), opened for writing."""
     from kg.store import StoreError
     from registry.cli import open_store
 
     try:
-        return open_store(ctx, path)
+        return open_store(ctx, path, write=True)
     except StoreError as exc:
         _fail(str(exc))
 
@@ -49,10 +51,6 @@ def _validate(graphs: dict) -> list[str]:
     return problems
 
 
-def _kib(n) -> str:
-    return "" if n is None else f"{n / 1024:,.1f} KiB"
-
-
 @click.command("import-model")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--card", type=click.Path(dir_okay=False, exists=True), help="Hugging Face style model card (README.md with YAML front matter).")
@@ -60,7 +58,7 @@ def _kib(n) -> str:
 @click.option("--dataset", help="Training dataset (overrides the card).")
 @click.option("--name", help="Model name (one file only; default: the card's, else the file name).")
 @click.option("--sensor", "sensors", multiple=True, help="Sensor the model needs (microphone, camera, imu, ...); repeatable.")
-@click.option("--modality", type=click.Choice(["audio", "image", "inertial", "timeseries", "environmental", "tabular"]))
+@click.option("--modality", type=click.Choice(MODALITIES))
 @click.option("--no-ram", is_flag=True, help="Skip the TFLM tensor-arena measurement.")
 @click.option("--dry-run", is_flag=True, help="Describe and validate, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the extracted facts as JSON.")
@@ -68,35 +66,27 @@ def _kib(n) -> str:
 @click.pass_context
 def import_model(ctx, files, card, task, dataset, name, sensors, modality, no_ram, dry_run, as_json, store_path):
     """Describe model files (TFLite, ONNX) and add them to the registry, one graph per model."""
-    from kg.models import describe_models
+    from kg.models import describe_for_import, store_models
 
     if name and len(files) > 1:
         _fail("--name names one model; give one FILE with it")
-    results = describe_models(files, card=card, task=task, dataset=dataset, name=name, sensors=list(sensors) or None,
-                              modality=modality, measure_ram=not no_ram)
-    errors = [r for r in results if isinstance(r, InputError)]
-    if errors:
-        _fail(f"{len(errors)} of {len(files)} file(s) could not be read; nothing written", [e.one_line() for e in errors])
-    seen = {}
-    for d in results:
-        if d.iri in seen:
-            _fail(f"{d.facts['file']} and {seen[d.iri]} would both be {d.iri}; give different --name values or cards")
-        seen[d.iri] = d.facts["file"]
-    graphs = {d.iri: d.graph for d in results}
-    problems = _validate(graphs)  # SHACL (kg.validation) before anything is written
-    if problems:
-        _fail("the descriptions do not conform to the shapes; nothing written", problems)
+    try:  # read, de-duplicated and SHACL-checked (kg.validation) before anything is written
+        results = describe_for_import(files, card=card, task=task, dataset=dataset, name=name,
+                                      sensors=list(sensors) or None, modality=modality, measure_ram=not no_ram)
+    except InputError as exc:
+        listed = exc.problems != [(exc.field, exc.message)]  # several problems behind one headline
+        _fail(exc.one_line(), [f"{f}: {m}" if f else m for f, m in exc.problems[:20]] if listed else [])
     if as_json:
         click.echo(json.dumps([d.facts for d in results], indent=2, default=str))
     else:
         table = Table("model", "format", "quant.", "params", "MACs", "flash", "RAM (arena)", "task")
         for d in results:
             f = d.facts
-            ram = _kib(f["arena_bytes"]) + (" (estimate)" if f["arena_method"] == "estimate" else "")
+            ram = byte_size(f["arena_bytes"]) + (" (estimate)" if f["arena_method"] == "estimate" else "")
             if f.get("tflm_refusal"):
                 ram = "refused by TFLM"
             table.add_row(d.name, f["format"], f["quantization"] or "?", f"{f['parameter_count']:,}", f"{f['macs']:,}",
-                          _kib(f["model_bytes"]), ram, f.get("task") or "")
+                          byte_size(f["model_bytes"]), ram, f.get("task") or "")
         out.print(table)
         for d in results:
             if d.facts.get("tflm_refusal"):
@@ -104,9 +94,8 @@ def import_model(ctx, files, card, task, dataset, name, sensors, modality, no_ra
     if dry_run:
         out.print("dry run: nothing written")
         return
-    store = _store(ctx, store_path)
-    store.put_graphs(graphs)
-    out.print(f"wrote {len(graphs)} model graph(s)")
+    store_models(_store(ctx, store_path), results)
+    out.print(f"wrote {len(results)} model graph(s)")
 
 
 @click.command("import-benchmarks")

@@ -3,6 +3,7 @@
     arachne recommend --device ID --task TASK [--data samples.npz] [budgets] [--method M] [-k 10] [--json]
     arachne train-ranker [--out FILE] [--epochs N]
     arachne eval [--data-dir DIR] [--fast]
+    arachne eval --benchmarks FILE.csv [--json]
 
 Wired into the `cli` group by `register(cli)` (registry/cli.py, _register_faces).
 """
@@ -54,12 +55,14 @@ def print_recommendation(rec, why_not: bool) -> None:
 def register(cli: click.Group) -> None:
     """Add recommend, train-ranker and eval to the `arachne` group."""
     from registry import cli as base  # here, not at import: registry.cli imports this module
+    from kg.names import make_request, resolve
+    from kg.vocab import MODALITIES
     from ranker.recommend import METHODS
 
     @cli.command()
     @click.option("--device", required=True, help="Device IRI or name, e.g. arduino-nano-33-ble-sense.")
     @click.option("--task", help="Task name or IRI, e.g. keyword_spotting.")
-    @click.option("--modality", type=click.Choice(["audio", "image", "inertial", "timeseries", "environmental", "tabular"]),
+    @click.option("--modality", type=click.Choice(MODALITIES),
                   help="Input modality (instead of, or besides, --task).")
     @click.option("--data", type=click.Path(dir_okay=False),
                   help="samples.npz with X (n, ...) float32 model inputs and y labels: adds LogME/LEEP/NCE "
@@ -75,7 +78,6 @@ def register(cli: click.Group) -> None:
     @click.option("--why-not", is_flag=True, help="Also list the excluded models and the constraints they violate.")
     @click.option("--json", "as_json", is_flag=True, help="JSON output.")
     @click.pass_context
-    @base.user_errors
     def recommend(ctx, device, task, modality, data, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash,
                   method, k, ranker_path, model_dirs, why_not, as_json):
         """Rank the models that fit a device for a task: task fitness and hardware fitness, merged."""
@@ -84,8 +86,8 @@ def register(cli: click.Group) -> None:
         if not task and not modality:
             base.fail("give --task (or --modality)")
         store = base.open_store(ctx)
-        request = base.make_request(base.resolve(store, "device", device), task, modality, max_latency_ms,
-                                    max_energy_uj, reserve_ram, reserve_flash)
+        request = make_request(resolve(store, "device", device), task, modality, max_latency_ms,
+                               max_energy_uj, reserve_ram, reserve_flash)
         if data:
             with err.status("running the candidates on your data"):
                 rec = run(store, request, method=method, k=k, data=data, ranker_path=ranker_path, model_dirs=model_dirs)
@@ -103,7 +105,6 @@ def register(cli: click.Group) -> None:
     @click.option("--epochs", type=int, default=300, show_default=True)
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.pass_context
-    @base.user_errors
     def train_ranker(ctx, out_path, epochs, seed):
         """Train the learned rankers on the graph's benchmark records ((task, dataset, device) groups of >= 3 models)."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -127,15 +128,28 @@ def register(cli: click.Group) -> None:
                   f"{report.devices} device(s); final ListMLE loss {report.spider_loss:.3f} (task), "
                   f"{report.fusion_loss:.3f} (hardware-aware)", highlight=False)
         out.print(f"wrote {report.spider_path} and {report.fusion_path}", highlight=False)
+        fit = graph_rankers.transfer_quality(store)
+        if fit:
+            out.print(f"task fitness from other datasets (predicted accuracy), leave-one-dataset-out over "
+                      f"{int(fit['datasets'])} dataset(s): tau_w {fit['learned_tau_w']:.3f} "
+                      f"(popularity {fit['popularity_tau_w']:.3f}, parameters {fit['params_tau_w']:.3f})",
+                      highlight=False)
 
     @cli.command("eval")
     @click.option("--data-dir", type=click.Path(file_okay=False),
                   help="The benchmark data (default: $ARACHNE_SHARED_DATA, else ../shared/data beside the project).")
     @click.option("--fast", is_flag=True, help="Fewer epochs and fine-tuning seeds (a quicker, rougher table).")
-    def eval_(data_dir, fast):
+    @click.option("--benchmarks", "table_path", type=click.Path(dir_okay=False),
+                  help="Instead: evaluate the task ranker leave-one-dataset-out on this transfer table (CSV with "
+                       "model, target_dataset, accuracy_pct; optional task, params, macs, family, pretrain_dataset).")
+    @click.option("--json", "as_json", is_flag=True, help="JSON output (with --benchmarks).")
+    def eval_(data_dir, fast, table_path, as_json):
         """Offline evaluation of every ranker on the shared benchmark data: `name: value` lines."""
         from pathlib import Path
 
+        if table_path:
+            _eval_table(table_path, as_json)
+            return
         if data_dir and not Path(data_dir).is_dir():  # before importing torch and friends
             base.fail(f"benchmark data not found at {data_dir} (give --data-dir DIR or set ARACHNE_SHARED_DATA)")
         from ranker import evaluation
@@ -149,3 +163,34 @@ def register(cli: click.Group) -> None:
         except (FileNotFoundError, KeyError) as exc:
             base.fail(f"{path}: incomplete benchmark data ({exc})")
         click.echo(evaluation.format_results(results))
+
+
+_COLUMNS = [(m, metric) for m in ("learned", "popularity", "params", "random") for metric in ("tau_w", "ndcg5", "regret")]
+
+
+def _eval_table(path: str, as_json: bool) -> None:
+    """`arachne eval --benchmarks FILE`: per dataset and mean, learned beside the baselines
+    (InputError on bad data ends in one line, see registry.cli.ArachneGroup)."""
+    from ranker import transfer
+
+    per = transfer.evaluate_file(path)
+    summary = transfer.summarize(per)
+    mean = {f"{m}_{metric}": summary[f"{m}_{metric}"] for m, metric in _COLUMNS}
+    if as_json:
+        click.echo(json.dumps({"file": path, "datasets": {d: {f"{m}_{k}": v for m, r in res.items() for k, v in r.items()}
+                                                          for d, res in per.items()},
+                               "mean": mean,
+                               "learned_minus": {b: {k: summary[f"learned_minus_{b}_tau_w_{k}"]
+                                                     for k in ("mean", "ci95_low", "ci95_high")}
+                                                 for b in ("popularity", "params", "random")}}, indent=2))
+        return
+    table = Table("target_dataset", *(f"{m}_{metric}" for m, metric in _COLUMNS),
+                  title=f"{path}: leave-one-dataset-out, {len(per)} dataset(s); regret in accuracy points")
+    for d, res in per.items():
+        table.add_row(d, *(f"{res[m][metric]:.3f}" for m, metric in _COLUMNS))
+    table.add_row("mean", *(f"{mean[f'{m}_{metric}']:.3f}" for m, metric in _COLUMNS), style="bold")
+    out.print(table)
+    for b in ("popularity", "params"):
+        out.print(f"learned - {b} tau_w: {summary[f'learned_minus_{b}_tau_w_mean']:+.3f} "
+                  f"(95% paired bootstrap over datasets {summary[f'learned_minus_{b}_tau_w_ci95_low']:+.3f} .. "
+                  f"{summary[f'learned_minus_{b}_tau_w_ci95_high']:+.3f})", highlight=False)

@@ -82,8 +82,10 @@ def register(cli: click.Group) -> None:
     @click.option("--sparql-timeout", default=10.0, show_default=True, type=float,
                   help="Seconds a SPARQL query may run before the client gets 503.")
     @click.option("--row-cap", default=10000, show_default=True, type=int, help="Most rows a SPARQL answer holds.")
+    @click.option("--federation-allow", "federation", multiple=True, metavar="URL",
+                  help="A SPARQL endpoint that queries may call with SERVICE (repeatable; default: none, SERVICE is refused).")
     @click.pass_context
-    def serve(ctx, host, port, store_path, threads, sparql_timeout, row_cap):
+    def serve(ctx, host, port, store_path, threads, sparql_timeout, row_cap, federation):
         """Run the registry service: /sparql, /things, /models, /feasible, /recommend and the explorer at /.
 
         Writes need `Authorization: Bearer $ARACHNE_TOKEN` when ARACHNE_TOKEN is set."""
@@ -93,7 +95,8 @@ def register(cli: click.Group) -> None:
         location = store_path or root.get("store")
         if location == ":memory:":
             location = None
-        app = build_app(location, {"SPARQL_TIMEOUT_S": sparql_timeout, "SPARQL_ROW_CAP": row_cap})
+        app = build_app(location, {"SPARQL_TIMEOUT_S": sparql_timeout, "SPARQL_ROW_CAP": row_cap,
+                                   "SPARQL_FEDERATION_ALLOW": tuple(federation)})
         where = location or "memory"
         auth = "token required for writes" if os.environ.get("ARACHNE_TOKEN") else "open (set ARACHNE_TOKEN to protect writes)"
         warm_up()

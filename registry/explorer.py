@@ -8,10 +8,12 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, render_template, request
 from markupsafe import Markup, escape
+from rdflib import URIRef
 
 from kg.errors import InputError
+from kg.units import byte_size
 from registry import api
 from registry.problems import ProblemError
 from registry.state import registry, require_write_access
@@ -55,13 +57,8 @@ def nice(iri) -> str:
 
 
 def fmt_bytes(value) -> str:
-    if value in (None, ""):
-        return "–"
-    n = float(value)
-    for unit, size in (("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:,.1f} {unit}"
-    return f"{n:,.0f} B"
+    """Bytes in binary units, as the CLI prints them (kg.units.byte_size)."""
+    return byte_size(value) or "–"
 
 
 def fmt_num(value, digits: int = 1) -> str:
@@ -79,7 +76,7 @@ def fmt_num(value, digits: int = 1) -> str:
 
 
 def fmt_value(value, unit: str | None = None) -> str:
-    """A property value for people: bytes as kB/MB, numbers grouped, IRIs compacted."""
+    """A property value for people: bytes as KiB/MiB, numbers grouped, IRIs compacted."""
     if unit == "byte":
         return fmt_bytes(value)
     if isinstance(value, bool):
@@ -98,6 +95,10 @@ def device_url(iri: str) -> str:
 
 def model_url(iri: str) -> str:
     return f"{request.script_root}/ui/models/{api.entity_key(iri, 'model')}"
+
+
+def thing_url(thing_id: str) -> str:
+    return f"{request.script_root}/ui/things/{api.entity_key(thing_id, 'thing')}"
 
 
 @lru_cache(maxsize=1)
@@ -287,19 +288,17 @@ def sparql_page():
         text = next((e["text"] for e in examples if e["name"] == name), None)
     result = error = None
     if text and text.strip():
-        from kg.store import StoreError
+        from kg.store import StoreError, results_from_json
 
         try:
             kind, _fmt, body, capped = runner().run(text, "json", "turtle")
             if kind == "results":
-                data = json.loads(body)
-                if "boolean" in data:
-                    result = {"kind": "boolean", "value": data["boolean"]}
+                answer = results_from_json(body)
+                if isinstance(answer, bool):
+                    result = {"kind": "boolean", "value": answer}
                 else:
-                    vars_ = data["head"]["vars"]
-                    rows = [[b.get(v) for v in vars_] for b in data["results"]["bindings"]]
-                    full = capped and len(rows) >= registry().config["SPARQL_ROW_CAP"]
-                    result = {"kind": "table", "vars": vars_, "rows": rows, "capped": full}
+                    full = capped and len(answer) >= registry().config["SPARQL_ROW_CAP"]
+                    result = {"kind": "table", "vars": answer.vars, "rows": answer.rows, "capped": full}
             else:
                 result = {"kind": "graph", "text": body.decode("utf-8"), "capped": capped}
         except ProblemError as exc:
@@ -318,23 +317,46 @@ def sparql_page():
 def recommend_page():
     params = request.args
     result = error = chart = None
+    status = 200
     if params.get("device"):
         try:
             result = api.recommend_json(params)
             points = api.chart_points(result.get("ranking", []))
             chart = scatter_svg(points)
             result = {**result, "plotted": len(points)}
-        except ProblemError as exc:
-            error = exc.detail or exc.title
+        except ProblemError as exc:  # an unknown device is a 404 page, a bad budget a 400 one
+            error, status = exc.detail or exc.title, exc.status
             for item in exc.extra.get("validationErrors", []):
                 error += f" — {item['field']}: {item['description']}"
-    return render_template("recommend.html", devices=api.device_rows(), tasks=api.task_rows(), params=params,
+        except InputError as exc:
+            error, status = exc.one_line(), 400
+    body = render_template("recommend.html", devices=api.device_rows(), tasks=api.task_rows(), params=params,
                            result=result, error=error, chart=chart)
+    return Response(body, status, content_type="text/html; charset=utf-8")
+
+
+def thing_summary(thing_id: str) -> dict | None:
+    """A stored TD as the explorer shows it: title, type, its interactions and the parsed document."""
+    from registry.things import read_td
+
+    raw = read_td(thing_id)
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    kinds = {k: doc.get(k) if isinstance(doc.get(k), dict) else {} for k in ("properties", "actions", "events")}
+    types = doc.get("@type", [])
+    return {"id": thing_id, "title": doc.get("title", ""), "type": types if isinstance(types, list) else [types],
+            "description": doc.get("description", ""), **kinds, "doc": doc}
 
 
 @bp.get("/ui/things")
 def things_page():
-    from registry.things import index, read_td
+    from registry.things import index
 
     try:
         things = index()
@@ -344,19 +366,23 @@ def things_page():
     limit = 50
 
     def render():
-        rows = []
-        for thing_id in things.page(offset, limit):
-            raw = read_td(thing_id)
-            try:
-                doc = json.loads(raw) if raw else {}
-            except ValueError:
-                doc = {}
-            if not isinstance(doc, dict):
-                doc = {}
-            rows.append({"id": thing_id, "title": doc.get("title", ""), "type": doc.get("@type", ""),
-                         "properties": len(doc.get("properties", {}) or {}),
-                         "actions": len(doc.get("actions", {}) or {}), "events": len(doc.get("events", {}) or {})})
+        rows = [t for t in map(thing_summary, things.page(offset, limit)) if t is not None]
         return render_template("things.html", things=rows, error=None, total=len(things), offset=offset, limit=limit)
+
+    return cached_page(render)
+
+
+@bp.get("/ui/things/<key>")
+def thing_page(key: str):
+    thing_id = api.entity_iri(key, "thing")
+    t = thing_summary(thing_id)
+    if t is None:
+        abort(404, "no such Thing Description")
+
+    def render():
+        is_device = registry().store.query(f"ASK {{ <{thing_id}> a <https://w3id.org/arachne#Device> }}")
+        return render_template("thing.html", t=t, is_device=is_device,
+                               text=json.dumps(t["doc"], indent=2, ensure_ascii=False))
 
     return cached_page(render)
 
@@ -366,7 +392,8 @@ def import_page():
     report = None
     if request.method == "POST":
         report = _import_uploaded_td()
-    return render_template("import.html", report=report, token_needed=_token_needed())
+    text = request.form.get("text", "") if report and not report["ok"] else ""  # keep what was pasted, to fix it
+    return render_template("import.html", report=report, text=text, token_needed=_token_needed())
 
 
 def _import_uploaded_td() -> dict:
@@ -400,7 +427,7 @@ def _import_uploaded_td() -> dict:
                 "errors": [{"field": f or "(root)", "description": m} for f, m in exc.problems]}
     return {"ok": True, "title": "Thing Description stored" if created else "Thing Description replaced",
             "detail": f"{source} is valid and stored as {thing_id}", "id": thing_id,
-            "link": url_for("things.thing", thing_id=thing_id)}
+            "link": thing_url(thing_id)}
 
 
 def _token_needed() -> bool:
@@ -410,4 +437,5 @@ def _token_needed() -> bool:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters.update(short=short, nice=nice, bytes=fmt_bytes, num=fmt_num, value=fmt_value)
-    app.jinja_env.globals.update(device_url=device_url, model_url=model_url)
+    app.jinja_env.globals.update(device_url=device_url, model_url=model_url, thing_url=thing_url)
+    app.jinja_env.tests["iri"] = lambda term: isinstance(term, URIRef)

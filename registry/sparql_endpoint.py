@@ -1,38 +1,46 @@
 """The read-only SPARQL 1.1 Protocol endpoint (/sparql) and the directory's SPARQL search
-(/search/sparql), both over the store's union graph.
+(/search/sparql), both over the store's union graph (or the dataset a query names with FROM).
 
-Safety, and its limits:
-* Read-only: only `Store.query_serialized` is ever called, and Oxigraph's *query* parser
-  refuses every update operation; update requests (the `update` parameter or an
-  application/sparql-update body) are refused before that with 403.
-* Row cap: Oxigraph cannot cancel a query that is running, so the cap is put into the query
-  itself: a top-level LIMIT is injected into SELECT/CONSTRUCT/DESCRIBE (a larger one is
-  lowered), which lets the engine stop early instead of materialising everything.
-* Timeout: each query runs in a bounded thread pool and the request waits at most
-  SPARQL_TIMEOUT_S for it; past that the client gets 503 (with Retry-After). The query
-  itself keeps its worker thread until it finishes, which is why the pool is small and why
-  requests beyond SPARQL_MAX_PENDING are refused at once instead of queueing without end.
+Safety, and its limits (docs/registry-service.md, "SPARQL endpoint"):
+* Read-only: only `query_serialized` is ever called, and Oxigraph's *query* parser refuses every
+  update operation; update requests are refused before that with 403 (400 on /search/sparql).
+* Text checks before the parser (kg.sparql_guard): nesting depth and tree size (a deeper query
+  would overflow Oxigraph's native stack), SERVICE calls unless the operator allows endpoints,
+  invalid UTF-8.
+* Row cap: the cap is put into the query itself (a top-level LIMIT), so the engine stops early.
+* Timeout and slots: queries run in worker processes over an on-disk store and are killed at
+  the timeout (registry.query_workers); at most SPARQL_MAX_PENDING wait or run, at most
+  SPARQL_PER_CLIENT of them for one client address.
 """
 from __future__ import annotations
 
 import hashlib
-import re
-from functools import lru_cache
+import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+import time
+import urllib.parse
+from collections import Counter
 
 from flask import Blueprint, Flask, Response, request
 
+from kg.sparql_guard import QueryRefused, QueryShape, analyse, check, refuse_services
 from kg.store import Store, StoreError
 from registry.problems import ProblemError
+from registry.query_workers import (ClientBusy, ProcessExecutor, QueryBusy, QueryCrashed, QueryTimeout,
+                                    ThreadExecutor)
 from registry.state import registry
 
 bp = Blueprint("sparql", __name__)
 
-QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
+# Settings of this module (app config keys) and their defaults.
+SETTINGS = {
+    "SPARQL_PER_CLIENT": 2,            # queries one client address may have waiting or running
+    "SPARQL_PENALTY_S": None,          # a client whose query was stopped early waits this long (default: the timeout)
+    "SPARQL_SLOW_S": 0.5,              # CPU seconds after which a query is "long": lowest priority, half the workers at most
+    "SPARQL_FEDERATION_ALLOW": (),     # SERVICE endpoints queries may call; empty: SERVICE is refused
+    "SPARQL_WORKER_PROCESSES": True,   # on-disk stores: run queries in worker processes (killable)
+}
 
 # Media types by result kind: (mime, store format). The first entry is the default.
 RESULT_TYPES = [
@@ -52,6 +60,7 @@ GRAPH_TYPES = [
     ("application/json", "jsonld"),
     ("text/plain", "ntriples"),
 ]
+SPARQL_RESULT_TYPES = {"application/sparql-results+json", "application/sparql-results+xml"}
 # `format=` / `output=` parameter values (what SPARQLWrapper and people type) -> (results fmt, graph fmt)
 FORMAT_ALIASES = {
     "json": ("json", "jsonld"), "xml": ("xml", "rdfxml"), "csv": ("csv", None), "tsv": ("tsv", None),
@@ -71,59 +80,6 @@ MIME_OF = {
     ("graph", "rdfxml"): "application/rdf+xml",
 }
 
-# -- a light SPARQL tokenizer: enough to find the query form and the top-level LIMIT ------------
-_TOKENS = re.compile(
-    r'''(?P<comment>\#[^\n]*)
-      | (?P<string>"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\'
-                   |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-      | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-      | (?P<var>[?$]\w+)
-      | (?P<pname>[A-Za-z_][\w\-.]*:[\w\-.:%]*|:[\w\-.:%]*)
-      | (?P<word>[A-Za-z_]\w*)
-      | (?P<num>\d+)
-      | (?P<open>[{(\[])
-      | (?P<close>[})\]])
-      | (?P<space>\s+)
-      | (?P<other>.)''',
-    re.X | re.S,
-)
-
-
-@dataclass(frozen=True)
-class QueryShape:
-    """What the endpoint needs to know about a query before running it."""
-
-    form: str | None          # SELECT / CONSTRUCT / DESCRIBE / ASK, or None
-    first_word: str | None    # the first keyword after the prologue (to name an update)
-    limit: tuple[int, int, int] | None  # top-level LIMIT: (value, start, end of the number)
-    values_at: int | None     # start of a trailing top-level VALUES clause
-
-
-@lru_cache(maxsize=1024)
-def analyse(sparql: str) -> QueryShape:
-    """Query form, top-level LIMIT and trailing VALUES position, ignoring strings, IRIs and comments."""
-    depth = 0
-    form = first = None
-    limit = values_at = None
-    tokens = [(m.lastgroup, m.group(), m.start(), m.end()) for m in _TOKENS.finditer(sparql)]
-    tokens = [t for t in tokens if t[0] not in ("space", "comment")]
-    for i, (kind, text, start, end) in enumerate(tokens):
-        if kind == "open":
-            depth += 1
-        elif kind == "close":
-            depth = max(0, depth - 1)
-        elif kind == "word" and depth == 0:
-            word = text.upper()
-            if first is None and word not in ("PREFIX", "BASE"):
-                first = word
-                form = word if word in QUERY_FORMS else None
-            elif word == "LIMIT" and i + 1 < len(tokens) and tokens[i + 1][0] == "num":
-                nxt = tokens[i + 1]
-                limit = (int(nxt[1]), nxt[2], nxt[3])
-            elif word == "VALUES" and form is not None:
-                values_at = start
-    return QueryShape(form, first, limit, values_at)
-
 
 def cap_rows(sparql: str, cap: int, shape: QueryShape | None = None) -> tuple[str, bool]:
     """The query with a top-level LIMIT of at most `cap`; (text, whether it was changed)."""
@@ -139,71 +95,110 @@ def cap_rows(sparql: str, cap: int, shape: QueryShape | None = None) -> tuple[st
     return f"{sparql[:at]}\nLIMIT {cap}\n{sparql[at:]}", True
 
 
-class QueryTimeout(Exception):
-    pass
-
-
-class QueryBusy(Exception):
-    pass
+def _setting(cfg: dict, name: str):
+    return cfg.get(name, SETTINGS[name])
 
 
 class QueryRunner:
-    """Runs queries on a small thread pool with a deadline, so a slow query costs one worker,
-    not the server; answers are cached per store generation."""
+    """Checks a query, admits it (at most `max_pending` at once, `per_client` per client) and runs
+    it on the executor that fits the store; answers are cached per store generation by `answer`."""
 
-    def __init__(self, store: Store, workers: int, timeout_s: float, max_pending: int, row_cap: int):
-        self.store, self.timeout_s, self.row_cap = store, timeout_s, row_cap
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sparql")
-        self._slots = threading.BoundedSemaphore(max_pending)
+    def __init__(self, store, cfg: dict):
+        self.row_cap, self.max_pending = cfg["SPARQL_ROW_CAP"], cfg["SPARQL_MAX_PENDING"]
+        self.per_client = _setting(cfg, "SPARQL_PER_CLIENT")
+        self.allowed = frozenset(_setting(cfg, "SPARQL_FEDERATION_ALLOW") or ())
+        on_disk = isinstance(store, Store) and store.path is not None and not store.read_only
+        if on_disk and _setting(cfg, "SPARQL_WORKER_PROCESSES"):
+            self.executor = ProcessExecutor(store, cfg["SPARQL_WORKERS"], cfg["SPARQL_TIMEOUT_S"],
+                                            _setting(cfg, "SPARQL_SLOW_S"))
+        else:
+            self.executor = ThreadExecutor(store, cfg["SPARQL_WORKERS"], cfg["SPARQL_TIMEOUT_S"],
+                                           cfg["SPARQL_MAX_PENDING"])
+        penalty = _setting(cfg, "SPARQL_PENALTY_S")
+        self.penalty_s = cfg["SPARQL_TIMEOUT_S"] if penalty is None else penalty
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._clients: Counter = Counter()
+        self._waits: dict[str, float] = {}  # client -> until when it is refused (its query ran out of time)
 
-    def run(self, sparql: str, results_fmt: str, graph_fmt: str, update_status: int = 403) -> tuple[str, str, bytes, bool]:
-        """(kind, fmt, body, capped). Raises ProblemError for refused queries, QueryTimeout, QueryBusy."""
-        shape = analyse(sparql)
-        if shape.form is None:
-            if shape.first_word in UPDATE_WORDS:
-                raise ProblemError(update_status, "Forbidden" if update_status == 403 else "Bad Request",
-                                   "this endpoint is read-only: SPARQL updates are refused")
+    def run(self, sparql: str, results_fmt: str, graph_fmt: str, update_status: int = 403,
+            generation: int | None = None, client: str | None = None) -> tuple[str, str, bytes, bool]:
+        """(kind, fmt, body, capped). Raises ProblemError for refused queries, QueryTimeout,
+        QueryBusy / ClientBusy, QueryCrashed, StoreError."""
+        try:
+            shape = check(sparql)
+            refuse_services(sparql, self.allowed)
+        except QueryRefused as exc:
+            raise ProblemError(400, "Bad Request", str(exc)) from None
+        if shape.form is None and shape.first_word in UPDATE_WORDS:
+            raise ProblemError(update_status, "Forbidden" if update_status == 403 else "Bad Request",
+                               "this endpoint is read-only: SPARQL updates are refused")
+        if generation is None:
+            generation = registry().generation
+        if client is None:
+            client = request.remote_addr if request else None
         text, capped = cap_rows(sparql, self.row_cap, shape)
         fmt = graph_fmt if shape.form in ("CONSTRUCT", "DESCRIBE") else results_fmt
-        if not self._slots.acquire(blocking=False):
-            raise QueryBusy()
+        with self._lock:
+            now = time.monotonic()
+            until = self._waits.get(client, 0.0)
+            if until > now:
+                raise ClientBusy("a query of this client was stopped early (too many long queries were running); "
+                                 f"it may query again in {until - now:.0f} s", math.ceil(until - now))
+            if len(self._waits) > 10000:  # forget the expired ones
+                self._waits = {c: t for c, t in self._waits.items() if t > now}
+            if self._pending >= self.max_pending:
+                raise QueryBusy()
+            if self.per_client and self._clients[client] >= self.per_client:
+                raise ClientBusy(f"this client already runs {self.per_client} queries, as many as one client may")
+            self._pending += 1
+            self._clients[client] += 1
         try:
-            future = self.pool.submit(self._execute, text, sparql if capped else None, fmt)
-        except RuntimeError:  # pool shut down
-            self._slots.release()
-            raise QueryBusy()
-        future.add_done_callback(lambda _f: self._slots.release())
-        try:
-            kind, body = future.result(timeout=self.timeout_s)
-        except FutureTimeout:
-            raise QueryTimeout() from None
-        if kind == "graph" and fmt != graph_fmt:  # the form guess was wrong: serialise again
-            kind, body = self.pool.submit(self.store.query_serialized, sparql, graph_fmt).result(self.timeout_s)
-            fmt = graph_fmt
-        elif kind == "results" and fmt != results_fmt:
-            kind, body = self.pool.submit(self.store.query_serialized, sparql, results_fmt).result(self.timeout_s)
-            fmt = results_fmt
+            try:
+                kind, body = self.executor.execute(text, fmt, generation)
+            except StoreError as exc:
+                if not capped or isinstance(exc, QueryCrashed):
+                    raise
+                # The cap made a valid query invalid (a tokenizer blind spot): report the user's
+                # own error if their query is broken, else run it as given.
+                kind, body = self.executor.execute(sparql, fmt, generation)
+            if kind == "graph" and fmt != graph_fmt:  # the form guess was wrong: serialise again
+                fmt = graph_fmt
+                kind, body = self.executor.execute(sparql, fmt, generation)
+            elif kind == "results" and fmt != results_fmt:
+                fmt = results_fmt
+                kind, body = self.executor.execute(sparql, fmt, generation)
+        except QueryTimeout as exc:
+            # Stopped early: retrying at once would only start the same work again (a fresh worker
+            # and another slow_s of CPU), so this client waits a while.
+            if exc.stopped_early and self.penalty_s:
+                with self._lock:
+                    self._waits[client] = time.monotonic() + self.penalty_s
+            raise
+        finally:
+            with self._lock:
+                self._pending -= 1
+                self._clients[client] -= 1
+                if self._clients[client] <= 0:
+                    del self._clients[client]
         return kind, fmt, body, capped
 
-    def _execute(self, text: str, original: str | None, fmt: str) -> tuple[str, bytes]:
-        try:
-            return self.store.query_serialized(text, fmt)
-        except StoreError:
-            if original is None:
-                raise
-            # The cap made a valid query invalid (a tokenizer blind spot): report the user's own
-            # error if their query is broken, else run it as given.
-            return self.store.query_serialized(original, fmt)
-
     def shutdown(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown()
 
 
 def runner() -> QueryRunner:
     reg = registry()
-    cfg = reg.config
-    return reg.service("sparql", lambda: QueryRunner(reg.store, cfg["SPARQL_WORKERS"], cfg["SPARQL_TIMEOUT_S"],
-                                                     cfg["SPARQL_MAX_PENDING"], cfg["SPARQL_ROW_CAP"]))
+    return reg.service("sparql", lambda: QueryRunner(reg.store, reg.config))
+
+
+def _strict_utf8(raw: bytes, what: str) -> None:
+    """Refuse percent-encoded or raw bytes that are not UTF-8 (Werkzeug would silently replace them)."""
+    try:
+        urllib.parse.unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProblemError(400, "Bad Request", f"the {what} is not valid UTF-8 (byte {exc.start}): "
+                           "percent-encode the query's UTF-8 bytes") from None
 
 
 # -- the protocol -----------------------------------------------------------------------------
@@ -213,17 +208,24 @@ def query_from_request(update_status: int = 403) -> str:
     req = request._get_current_object()  # one proxy lookup, not dozens (hot path)
     args, mimetype = req.args, req.mimetype
     posted_form = req.method == "POST" and mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+    if posted_form and mimetype == "application/x-www-form-urlencoded":
+        req.get_data()  # cached: the form is parsed from these bytes, and they are checked below
     form = req.form if posted_form else {}
     if "update" in args or "update" in form or mimetype == "application/sparql-update":
         raise ProblemError(update_status, "Forbidden" if update_status == 403 else "Bad Request",
                            "this endpoint is read-only: SPARQL updates are refused")
     for param in ("default-graph-uri", "named-graph-uri", "using-graph-uri", "using-named-graph-uri"):
         if param in args or param in form:
-            raise ProblemError(400, "Bad Request", f"the {param} parameter is not supported; the dataset is the union of all graphs")
+            raise ProblemError(400, "Bad Request", f"the {param} parameter is not supported: the dataset is the union of all graphs, "
+                               "or what the query names with FROM / FROM NAMED")
     found = []
     if req.method == "POST":
         if mimetype == "application/sparql-query":
-            found.append(req.get_data(as_text=True))
+            body = req.get_data()
+            try:
+                found.append(body.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise ProblemError(400, "Bad Request", f"the query body is not valid UTF-8 (byte {exc.start})") from None
         elif posted_form:
             found += form.getlist("query")
         else:
@@ -236,6 +238,10 @@ def query_from_request(update_status: int = 403) -> str:
         raise ProblemError(400, "Bad Request", "more than one query in the request")
     if not found[0].strip():
         raise ProblemError(400, "Bad Request", "the query is empty")
+    if "%" in found[0] or "\ufffd" in found[0]:  # how Werkzeug leaves invalid UTF-8: check the bytes
+        _strict_utf8(req.query_string, "query string")
+        if posted_form and mimetype == "application/x-www-form-urlencoded":
+            _strict_utf8(req.get_data(), "form body")
     return found[0]
 
 
@@ -287,22 +293,16 @@ def answer(default_results: str = "json", default_graph: str = "turtle", plain_j
     results = chosen["results"] or (default_results, MIME_OF[("results", default_results)])
     graph = chosen["graph"] or (default_graph, MIME_OF[("graph", default_graph)])
     if plain_json and results[0] == "json" and results[1] == MIME_OF[("results", "json")] and \
-            not request.accept_mimetypes["application/sparql-results+json"] > request.accept_mimetypes["*/*"]:
-        results = ("json", "application/json")
+            not SPARQL_RESULT_TYPES & {mime.lower() for mime, q in req.accept_mimetypes if q > 0}:
+        results = ("json", "application/json")  # WoT Discovery's default, unless the client named a results type
     key = ("sparql", sparql, results[0], graph[0])
     hit = reg.cache.get((generation, key))
     if hit is None:
         try:
-            kind, fmt, body, capped = runner().run(sparql, results[0], graph[0], update_status)
-        except StoreError as exc:
-            raise ProblemError(400, "Bad Request", f"the query could not be run: {exc}") from None
-        except QueryTimeout:
-            raise ProblemError(503, "Service Unavailable",
-                               f"the query did not finish within {reg.config['SPARQL_TIMEOUT_S']:g} s; "
-                               "narrow it or add a LIMIT", headers={"Retry-After": "5"}) from None
-        except QueryBusy:
-            raise ProblemError(503, "Service Unavailable", "too many queries are running; retry shortly",
-                               headers={"Retry-After": "1"}) from None
+            kind, fmt, body, capped = runner().run(sparql, results[0], graph[0], update_status, generation,
+                                                   req.remote_addr)
+        except Exception as exc:
+            raise run_problem(exc) from None
         hit = (kind, body, capped, hashlib.sha1(body).hexdigest())
         if len(body) <= 1024 * 1024:
             reg.cache.put((generation, key), hit)
@@ -313,6 +313,24 @@ def answer(default_results: str = "json", default_graph: str = "turtle", plain_j
     if len(body) <= 1024 * 1024:
         reg.cache.put(response_key, (generation, body, content_type, etag, capped))
     return _finish(body, content_type, etag, capped)
+
+
+def run_problem(exc: Exception) -> Exception:
+    """The problem (or the exception itself, when it is none of these) for a failed QueryRunner.run."""
+    if isinstance(exc, QueryCrashed):
+        return ProblemError(400, "Bad Request", str(exc))
+    if isinstance(exc, StoreError):
+        return ProblemError(400, "Bad Request", f"the query could not be run: {exc}")
+    if isinstance(exc, QueryTimeout):
+        detail = str(exc) or (f"the query did not finish within {registry().config['SPARQL_TIMEOUT_S']:g} s "
+                              "and was stopped; narrow it or add a LIMIT")
+        return ProblemError(503, "Service Unavailable", detail, headers={"Retry-After": "5"})
+    if isinstance(exc, ClientBusy):
+        return ProblemError(429, "Too Many Requests", str(exc), headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, QueryBusy):
+        return ProblemError(503, "Service Unavailable", "too many queries are running; retry shortly",
+                            headers={"Retry-After": "1"})
+    return exc
 
 
 def _finish(body: bytes, content_type: str, etag: str, capped: bool) -> Response:

@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kg.contexts import ARACHNE_TD, TD_11
+from kg.contexts import ARACHNE_TD, TD_10, TD_11
 from kg.ids import device_iri, slug
 
 HERE = Path(__file__).resolve().parent
@@ -63,7 +63,8 @@ def thing(board: dict, aliases: set[str]) -> dict:
     ram = board.get("app_free_ram_bytes") if ren else board.get("ram_bytes")
     flash = board.get("app_free_flash_bytes") if ren else board.get("flash_bytes")
     td: dict = {
-        "@context": [TD_11, ARACHNE_TD, {"schema": "https://schema.org/"}],
+        # TD 1.0 first, then TD 1.1: the form TD 1.1 gives for TD 1.0 consumers (node-wot 0.9 accepts no other)
+        "@context": [TD_10, TD_11, ARACHNE_TD, {"schema": "https://schema.org/"}],
         "id": device_iri(canonical),
         "@type": "Thing",
         "title": board.get("name") or canonical,

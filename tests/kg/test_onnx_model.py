@@ -64,7 +64,9 @@ def test_macs_hand_computed(exported):
 def test_operators_shapes_dtypes(exported):
     _, path = exported
     facts = read_onnx(path.read_bytes(), str(path))
-    ops = {(o.name, o.domain): o.count for o in facts.operators}
+    ops: dict = {}
+    for o in facts.operators:  # Conv appears twice: its conv and its depthwise node
+        ops[(o.name, o.domain)] = ops.get((o.name, o.domain), 0) + o.count
     assert ops[("Conv", "ai.onnx")] == 2 and ops[("Gemm", "ai.onnx")] == 1
     assert all(o.version == facts.extra["opsets"]["ai.onnx"] for o in facts.operators)
     assert [(t.name, t.shape, t.dtype) for t in facts.inputs] == [("image", [1, 3, 16, 16], "float32")]
@@ -132,3 +134,29 @@ def test_bad_onnx_gives_clear_errors(tmp_path, blob, match):
     with pytest.raises(InputError, match=match) as exc:
         describe_model(path)
     assert str(path) in str(exc.value)
+
+
+def test_cost_features_per_operator_class(exported):
+    """Per-class work for the hardware cost model: the grouped conv is depthwise, weight
+    bytes are float32 constants (weights + biases) per class, and the features reach the graph."""
+    model, path = exported
+    facts = read_onnx(path.read_bytes(), str(path))
+    by = {}
+    for o in facts.operators:
+        d = by.setdefault(o.op_class, {"macs": 0, "weight_bytes": 0, "out": 0})
+        d["macs"] += o.macs
+        d["weight_bytes"] += o.weight_bytes
+        d["out"] += o.output_elements
+    assert by["conv"]["macs"] == 8 * 8 * 8 * 27 and by["depthwise"]["macs"] == 8 * 8 * 8 * 9
+    assert by["conv"]["weight_bytes"] == 4 * (model.conv.weight.numel() + 8)
+    assert by["depthwise"]["weight_bytes"] == 4 * (model.dw.weight.numel() + 8)
+    assert by["dense"]["weight_bytes"] == 4 * (512 * 10 + 10)
+    assert by["activation"]["out"] == 2 * 512  # two ReLUs on 8x8x8
+    assert facts.input_bytes == 3 * 16 * 16 * 4
+    assert facts.peak_activation_bytes == facts.arena_bytes > 0
+    assert facts.tensor_types.get("float32", 0) >= 5
+    g = describe_model(path).graph
+    rows = {str(r[0]) for r in g.query(
+        "PREFIX ar: <https://w3id.org/arachne#> SELECT ?c WHERE { ?m ar:hasOperatorUse ?u . "
+        "?u ar:operatorClass ?c ; ar:operatorWeightBytes ?w ; ar:operatorOutputElements ?e }")}
+    assert {"conv", "depthwise", "dense", "activation"} <= rows

@@ -2,6 +2,9 @@
 Virtuoso server (the servers are real processes on loopback; see tests/conftest.py)."""
 import json
 import socket
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
@@ -9,7 +12,7 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import XSD as _XSD  # underscored: pytest's collector trips over a module-level XSD
 
 from kg.sparql_store import SparqlStore
-from kg.store import GraphStore, Results, Store, StoreError, open_store
+from kg.store import GraphStore, Results, StorageError, Store, StoreError, StoreLocked, open_store
 
 EX = "http://example.org/"
 BACKENDS = ["memory", "disk", "oxigraph-server", "virtuoso"]
@@ -107,6 +110,7 @@ def test_terms_come_back_as_they_went_in(store):
         ("m", "date", Literal("2024-05-01", datatype=_XSD.date)),
         ("m", "label", Literal("Modèle \"tiny\"\nv2", lang="fr")),
         ("m", "name", Literal("kws")),
+        ("m", "verbatim", Literal(" {\n}\n")),  # ends kept (Virtuoso's XML answers lost them)
         ("m", "tensor", node),
     )
     original.add((node, URIRef(EX + "shape"), Literal("1x49x10")))
@@ -116,6 +120,7 @@ def test_terms_come_back_as_they_went_in(store):
     assert got[EX + "arenaBytes"] == 81920 and got[EX + "latencyMs"] == 12.5 and got[EX + "int8"] is True
     assert str(got[EX + "clockMHz"]) == "64.5"
     assert got[EX + "label"] == "Modèle \"tiny\"\nv2" and got[EX + "name"] == "kws"
+    assert got[EX + "verbatim"] == " {\n}\n"
     shape = store.select(f"SELECT ?v WHERE {{ <{EX}m> <{EX}tensor> ?t . ?t <{EX}shape> ?v }}")
     assert shape.values() == [("1x49x10",)]
     numbers = store.select(f"SELECT ?o WHERE {{ <{EX}m> ?p ?o FILTER(isNumeric(?o) && ?o > 100) }}")
@@ -166,13 +171,76 @@ def test_open_store_picks_the_backend(tmp_path):
     )
 
 
-def test_an_unreachable_server_is_a_store_error():
+def closed_port() -> int:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    store = open_store(f"http://127.0.0.1:{port}")
-    with pytest.raises(StoreError, match="cannot reach the SPARQL server at http://127.0.0.1:"):
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_server_is_a_storage_error():
+    store = open_store(f"http://127.0.0.1:{closed_port()}")
+    with pytest.raises(StorageError, match="cannot reach the SPARQL server at http://127.0.0.1:"):
         store.count()
+    store = SparqlStore(f"http://127.0.0.1:{closed_port()}/query", dialect="oxigraph")
+    with pytest.raises(StorageError, match="the update was not sent"):
+        store.put_graph(EX + "g", graph(("a", "p", Literal(1))))
+
+
+def test_put_graphs_takes_ntriples_text_with_blank_nodes(store):
+    """The TD importers hand over N-Triples text; blank nodes included (Virtuoso refuses them in
+    INSERT DATA, so its backend rewrites the update)."""
+    text = (f'<{EX}t> <{EX}form> _:f1 .\n_:f1 <{EX}href> "/a\\u0009b" .\n'
+            f'<{EX}t> <{EX}form> _:f2 .\n_:f2 <{EX}href> "\\"quoted\\"" .\n<{EX}t> <{EX}n> "7"^^<{_XSD.integer}> .\n')
+    store.put_graphs({EX + "t": text, EX + "u": graph(("u", "p", Literal(1)))})
+    assert isomorphic(store.get_graph(EX + "t"), Graph().parse(data=text, format="nt"))
+    assert sorted(store.select(f"SELECT ?h WHERE {{ <{EX}t> <{EX}form>/<{EX}href> ?h }}").column("h")) == [
+        '"quoted"', "/a\tb"]
+    store.put_graphs({EX + "t": f"<{EX}t> <{EX}n> 8 .\n"})  # replaced, blank nodes and all
+    assert store.count() == 2
+
+
+# Runs in a child whose files may not grow past 150 kB (RLIMIT_FSIZE): RocksDB meets a real
+# "File too large" I/O error, as on a full disk, and the store must say StorageError.
+DISK_FAILS = textwrap.dedent("""
+    import os, resource, signal, sys
+    from kg.store import Store, StorageError
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the kernel's signal: get EFBIG instead
+    store = Store(sys.argv[1])
+    data = "".join(f'<http://e/{i}> <http://e/p> "{os.urandom(100).hex()}" .\\n' for i in range(3000))
+    store.put_graph("http://e/written", data)  # ~700 kB, in the log before the limit
+    resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, resource.RLIM_INFINITY))
+    for what, step in (("flush", store.flush), ("update", lambda: store.put_graph("http://e/more", data))):
+        try:
+            step()
+            print(what, "ok")
+        except StorageError as exc:
+            print(what, type(exc).__name__, exc)
+""")
+
+
+def test_a_failing_disk_is_a_storage_error(tmp_path):
+    child = subprocess.run([sys.executable, "-c", DISK_FAILS, str(tmp_path / "db")], capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 0, child.stderr
+    lines = child.stdout.splitlines()
+    assert lines[0].startswith("flush StorageError") and "File too large" in lines[0]
+    assert lines[1].startswith("update StorageError") and "File too large" in lines[1]
+    store = Store(tmp_path / "db")  # the limit went with the child: what was written is there
+    assert store.graph_names() == ["http://e/written"] and store.count() == 3000
+
+
+def test_a_store_held_by_another_process_is_read_beside_it(tmp_path):
+    """The writer holds the lock; a second open is refused naming the holder, and a read-only open
+    reads (as the CLI does beside `arachne serve`) but refuses writes."""
+    writer = Store(tmp_path / "db")
+    writer.put_graph(EX + "g", graph(("a", "p", Literal(1))))
+    with pytest.raises(StoreLocked, match=r"in use by process \d+"):
+        Store(tmp_path / "db")
+    reader = Store(tmp_path / "db", read_only=True)
+    assert reader.count() == 1
+    with pytest.raises(StoreLocked, match="nothing was written"):
+        reader.put_graph(EX + "h", graph(("b", "p", Literal(2))))
+    assert writer.graph_names() == [EX + "g"]
 
 
 def test_a_virtuoso_store_refuses_integers_it_would_corrupt():

@@ -207,3 +207,27 @@ def test_dispatch_is_on_content_not_name(tmp_path):
     path.write_bytes(data)
     assert read_model_bytes(data, str(path), measure_ram=False).format == "tflite"
     assert describe_model(path).facts["arena_bytes"] == 2144
+
+
+def test_cost_features_of_the_mlperf_reference_models(shared):
+    """Per-class work, weight bytes, peak activations and tensor types of real MLPerf Tiny
+    files: DS-CNN is conv + depthwise, the autoencoder dense only; int8 weights are a quarter
+    of float32's; the features reach the graph as ar: terms."""
+    d = shared / "mlperf-tiny-models"
+    kws = read_model_bytes((d / "kws_ref_model.tflite").read_bytes(), "kws", measure_ram=False)
+    kws32 = read_model_bytes((d / "kws_ref_model_float32.tflite").read_bytes(), "kws32", measure_ram=False)
+    ad = read_model_bytes((d / "ad01_int8.tflite").read_bytes(), "ad", measure_ram=False)
+    cls = lambda f: {o.op_class: o for o in f.operators}
+    assert cls(kws)["conv"].macs + cls(kws)["depthwise"].macs + cls(kws)["dense"].macs == kws.macs == 2656768
+    assert cls(kws)["depthwise"].macs == 288000
+    assert set(c for c, o in cls(ad).items() if o.macs) == {"dense"}
+    # ad01 int8: 264192 int8 weights + 10 layers of int32 biases (1672 outputs x 4 bytes)
+    assert cls(ad)["dense"].weight_bytes == 264192 + 4 * 1672
+    assert cls(kws32)["depthwise"].weight_bytes > 2.5 * cls(kws)["depthwise"].weight_bytes
+    assert kws.input_bytes == 490 and kws32.input_bytes == 4 * 490
+    assert kws.peak_activation_bytes == 16000  # 25x5x64 int8 in + out of one layer
+    assert kws.tensor_types == {"int8": 14}
+    g = describe_model(d / "kws_ref_model.tflite", measure_ram=False).graph
+    q = ("PREFIX ar: <https://w3id.org/arachne#> SELECT ?p ?n WHERE { ?m ar:peakActivationBytes ?p ; "
+         "ar:hasTensorTypeCount [ ar:countedDtype 'int8' ; ar:tensorCount ?n ] }")
+    assert [(int(p), int(n)) for p, n in g.query(q)] == [(16000, 14)]

@@ -24,10 +24,24 @@ def test_metadata_baselines_reproduce_the_paper_convention(ptm):
     assert ptm.published["ModelSpider"]["Mean"] == pytest.approx(0.800)
 
 
-def test_learned_ranker_lodo_is_finite(ptm):
-    out = ev.ptm_learned_lodo(ptm, epochs=10)
-    taus = ev.ptm_score_taus(ptm, out)
-    assert all(math.isfinite(v) for v in taus.values())
+def test_header_only_baseline_scores_is_one_clear_error(shared, tmp_path):
+    # It used to end in an IndexError traceback.
+    import shutil
+
+    d = tmp_path / "ptm-ranking"
+    shutil.copytree(shared / "ptm-ranking", d)
+    (d / "baseline_scores.csv").write_text("Dataset,Model,LogME\n")
+    with pytest.raises(ev.InputError, match="baseline_scores.csv: line 2: .*found only a header"):
+        ev.load_ptm(tmp_path)
+
+
+def test_stm32_accuracy_table_in_the_import_format(shared):
+    t = ev.stm32_transfer_table(shared)
+    assert len(t.datasets) >= 20 and "imagenet" in t.datasets
+    i = t.index("imagenet")
+    assert np.isfinite(t.acc[:, i]).sum() >= 60
+    # int8 and float variants are separate candidates, with their quantization as metadata.
+    assert any(m.endswith("(int8)") for m in t.models) and any(i.get("quantization") == "int8" for i in t.model_info)
 
 
 def test_mlperf_records_and_lobo(shared):

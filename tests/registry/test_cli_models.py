@@ -1,5 +1,6 @@
 """import-model and import-benchmarks as a user meets them (click's runner, a real store)."""
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -60,3 +61,57 @@ def test_import_benchmarks_bad_csv(tmp_path):
     path.write_text("model,device,source,latency_ms\nm,d,s,soon\n")
     result = CliRunner().invoke(arachne, ["import-benchmarks", str(path), "--format", "csv", "--store", str(tmp_path / "db")], obj={})
     assert result.exit_code == 1 and "line 2, column latency_ms" in result.output
+
+
+def test_cli_and_http_import_a_model_the_same_way(tmp_path):
+    """Both faces call kg.models.describe_for_import / store_models: same facts, same graph."""
+    import io
+
+    from registry.app import create_app
+
+    hello = demo.MODELS / "Hello_World.tflite"
+    result = run("--store", tmp_path / "cli", "import-model", hello, "--task", "sine_regression", "--json")
+    assert result.exit_code == 0, result.output
+    cli_facts = json.loads(result.output[: result.output.rindex("]") + 1])[0]
+    app = create_app(Store(), {})
+    resp = app.test_client().post("/models", data={"file": (io.BytesIO(hello.read_bytes()), hello.name),
+                                                   "task": "sine_regression"}, content_type="multipart/form-data")
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    http_facts = resp.get_json()["facts"]
+    for key in ("iri", "macs", "parameter_count", "arena_bytes", "model_bytes", "sha256", "task", "modality"):
+        assert http_facts[key] == cli_facts[key], key
+
+
+def test_two_files_naming_one_model_write_nothing(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text("---\nname: one-name\n---\nBoth files get this name.\n")
+    result = CliRunner().invoke(arachne, ["--store", str(tmp_path / "db"), "import-model", "--card", str(card),
+                                          str(demo.MODELS / "Move.tflite"), str(demo.MODELS / "Hello_World.tflite")],
+                                obj={})
+    assert result.exit_code == 1 and "would both be https://w3id.org/arachne/model/one-name" in result.output
+    assert Store(tmp_path / "db").count() == 0
+
+
+def test_byte_sizes_read_the_same_in_the_cli_and_the_explorer(tmp_path):
+    from kg.units import byte_size
+    from registry.app import create_app
+
+    db = tmp_path / "db"
+    result = run("--store", db, "import-model", demo.MODELS / "Micro_Speech_Yes_No_1.tflite")
+    assert result.exit_code == 0, result.output
+    size = (demo.MODELS / "Micro_Speech_Yes_No_1.tflite").stat().st_size
+    shown = byte_size(size)
+    assert shown.endswith(" KiB") and shown in result.output  # 1 KiB = 1024 bytes, in both faces
+    page = create_app(Store(db), {}).test_client().get("/ui/models/micro_speech_yes_no_1").get_data(as_text=True)
+    assert shown in page and " kB" not in page
+
+
+def test_modality_choices_come_from_the_vocabulary():
+    from kg.vocab import MODALITIES, MODALITY_TERMS
+
+    for command in ("import-model", "feasible", "recommend"):
+        option = next(p for p in arachne.commands[command].params if p.name == "modality")
+        assert tuple(option.type.choices) == MODALITIES, command
+    ontology = (Path(__file__).resolve().parents[2] / "ontology" / "arachne.ttl").read_text()
+    for term in MODALITY_TERMS.values():  # each word names a modality the ontology declares
+        assert f"ar:{term.split('#')[1]} a ar:Modality" in ontology, term

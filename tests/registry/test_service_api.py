@@ -165,3 +165,37 @@ def test_serve_command_runs_waitress(tmp_path):
         proc.terminate()
         proc.wait(timeout=10)
     assert (tmp_path / "db").is_dir()
+
+
+def test_names_resolve_as_in_the_cli(client):
+    """kg.names.resolve serves both faces: a title, a short name or an IRI; 404 for none, 400 for a bad IRI."""
+    by_title = client.get("/feasible?device=arduino-nano-ble-33_1").get_json()["device"]  # any case
+    assert client.get(f"/feasible?device={by_title}").get_json()["device"] == by_title
+    missing = client.get("/feasible?device=urn:example:no-such-board")
+    assert missing.status_code == 404 and "no device urn:example:no-such-board" in missing.get_json()["detail"]
+    bad = client.get("/feasible?device=http://x/a%20b")
+    assert bad.status_code == 400 and bad.get_json()["validationErrors"][0]["field"] == "device"
+    bad_task = client.get("/recommend?device=Arduino-Nano-BLE-33_1&task=%21%21")
+    assert bad_task.status_code == 400 and bad_task.get_json()["validationErrors"][0]["field"] == "task"
+
+
+def test_the_http_face_does_not_load_the_cli(tmp_path):
+    """registry.api and the explorer call the Python API (kg, ranker), never registry.cli."""
+    script = f"""
+import io, sys
+from kg.loading import init_store
+from kg.store import Store
+from registry.app import create_app
+store = Store()
+init_store(store)
+client = create_app(store, {{}}).test_client()
+model = {str(ROOT / "kg" / "demo" / "models" / "Hello_World.tflite")!r}
+assert client.post("/models", data={{"file": (io.BytesIO(open(model, "rb").read()), "hello.tflite")}},
+                   content_type="multipart/form-data").status_code == 201
+for path in ("/feasible?model=hello", "/recommend?device=x", "/ui/recommend?device=x", "/ui/models/hello"):
+    client.get(path)
+loaded = sorted(m for m in sys.modules if m == "registry.cli" or m.startswith("registry.cli_"))
+assert not loaded, loaded
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]

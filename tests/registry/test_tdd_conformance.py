@@ -33,10 +33,10 @@ TD_TYPE = {"Content-Type": "application/td+json"}
 STATIC = {
     "tdd-context-injection": ("n.a.", "the directory never enriches TDs (no registrationInfo); TDs are returned verbatim"),
     "tdd-absolute-time": ("n.a.", "the directory expresses no dateTime values (no registration information)"),
-    "tdd-registrationinfo-expiry-purge": ("not-impl", "registration expiry is not implemented"),
     "tdd-http-error-response-lang": ("not-impl", "problem details are in English only"),
     "tdd-things-representation-alternate-input": ("not-impl", "only JSON (application/td+json, application/json) is accepted"),
-    "tdd-things-list-pagination-collection": ("not-impl", "the listing is a plain array; paging is in Link headers"),
+    "tdd-things-list-pagination-collection": ("not-impl", "the listing is a plain array (format=collection answers 501); "
+                                              "paging is in Link headers"),
     "tdd-search-sparql-federation": ("not-impl", "SERVICE (federated query) is not offered"),
     "tdd-search-sparql-federation-version": ("n.a.", "federation is not implemented"),
 }
@@ -393,6 +393,33 @@ def test_unsupported_features_are_reported(client):
         status, headers, body = client.request("GET", path)
         assert status == 501
         problem_of(status, headers, body)
+    # listing options: optional features the directory lacks are 501, values the spec does not define 400
+    for query, expected in (("format=collection", 501), ("format=bogus", 400), ("sort_by=title", 501),
+                            ("sort_by=id&sort_order=desc", 501), ("sort_order=sideways", 400)):
+        status, headers, body = client.request("GET", "/things?" + query)
+        assert status == expected, (query, body[:200])
+        problem_of(status, headers, body)
+    for query in ("format=array", "sort_by=id&sort_order=asc"):  # what it does anyway
+        assert client.request("GET", "/things?limit=1&" + query)[0] == 200
+
+
+@covers("tdd-registrationinfo-expiry-purge")
+def test_expired_registrations_are_hidden_and_purged(client):
+    live = td("urn:example:live", registrationInfo={"expires": "2999-01-01T00:00:00Z"})
+    expired = td("urn:example:expired", registrationInfo={"expires": "2020-01-01T00:00:00Z"})
+    assert client.put("urn:example:live", live)[0] == 201
+    events = SSE(client, "/events/thing_deleted")
+    try:
+        assert client.put("urn:example:expired", expired)[0] == 201
+        assert client.request("GET", "/things/urn:example:expired")[0] == 404
+        ids = [t["id"] for t in json.loads(client.request("GET", "/things?limit=1000")[2])]
+        assert "urn:example:live" in ids and "urn:example:expired" not in ids
+        assert json.loads(events.next()["data"]) == {"id": "urn:example:expired"}
+    finally:
+        events.close()
+    ask = urllib.parse.quote("ASK { GRAPH <urn:example:expired> { ?s ?p ?o } }")
+    body = client.request("GET", "/sparql?query=" + ask, headers={"Accept": "application/sparql-results+json"})[2]
+    assert json.loads(body)["boolean"] is False  # purged from the store, not only hidden
 
 
 @covers("tdd-search-sparql", "tdd-search-large-tdds", "tdd-search-sparql-version", "tdd-search-sparql-method-get",

@@ -1,0 +1,322 @@
+"""Per-board cost model: latency (or energy) from the work in a model's graph.
+
+    latency = exp(eta_board) / clock * sum_k work_k * cycles_k(core, runtime, dtype)
+
+``work_k`` is what the model file says each operator class does per inference
+(kg/tflite_model.py, kg/onnx_model.py: MACs of conv, depthwise and dense ops,
+output elements of pooling / elementwise / activation ops, plus 1 for the fixed
+per-inference overhead); ``cycles_k`` = exp(theta_k + delta_k[core family] +
+delta_k[runtime family] + delta_k[data type]), the deltas ridge-shrunk to 0 so
+a family seen on few boards stays near the global figure.  Tables without files
+(the STM32 zoo) give log-linear metadata terms instead (``log_fields``: weight
+bytes, activation bytes, input size), and a model measured on other boards can
+carry its own shrunk effect (``model_effect``).  Everything is fitted in log
+space (scipy least squares), so a 2x error counts the same on a 1 ms and a 1 s
+model.
+
+A board nobody measured gets eta from a ridge regression of the training
+boards' eta on their specs (core, runtime and accelerator families, log clock);
+``calibrate`` replaces it with the shrunk mean residual of a few records measured
+on that board.  ``Interval``: split-conformal, from leave-one-board-out
+residuals (``conformal_quantile``): with 90 % coverage the true figure lies in
+[pred / exp(q), pred * exp(q)].
+
+The residual learner (``residual="gbr"``, gradient boosting on the log residual)
+is used only where the benchmark finds it wins (benchmarks/hardware_prediction.py).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .hardware import accelerator_kind, core_family, finite_float, quantization_kind, runtime_family
+
+__all__ = ["WORK_CLASSES", "CostModel", "Interval", "conformal_quantile", "work_fields", "lobo_predictions"]
+
+# Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
+WORK_CLASSES = ("conv", "depthwise", "dense", "other")
+_BOARD_CATS = {"core": core_family, "runtime": runtime_family, "accelerator": accelerator_kind}
+
+
+def work_fields(operators: Iterable[Mapping]) -> dict[str, float]:
+    """work_<class> of a record from a model's operator uses (dicts or OperatorUse-like
+    objects with op_class, macs, output_elements): MACs for conv / depthwise / dense,
+    output elements of every other op (pooling, elementwise, activation, data movement)."""
+    out = {f"work_{c}": 0.0 for c in WORK_CLASSES}
+    for op in operators:
+        get = op.get if isinstance(op, Mapping) else (lambda k, o=op: getattr(o, k, None))
+        cls = get("op_class") or "other"
+        if cls in ("conv", "depthwise", "dense"):
+            out[f"work_{cls}"] += float(get("macs") or 0)
+        else:
+            out["work_other"] += float(get("output_elements") or 0)
+    return out
+
+
+def conformal_quantile(abs_residuals: Sequence[float], coverage: float = 0.9) -> float:
+    """Split-conformal quantile: the ceil((n+1) * coverage)-th smallest |residual| (inf if n is too small)."""
+    r = np.sort(np.abs(np.asarray([x for x in abs_residuals if np.isfinite(x)], dtype=float)))
+    k = math.ceil((len(r) + 1) * coverage)
+    return float(r[k - 1]) if 0 < k <= len(r) else float("inf")
+
+
+@dataclass
+class Interval:
+    """A predicted figure with its 90 % interval (same unit)."""
+
+    value: float
+    low: float
+    high: float
+
+
+class CostModel:
+    """log(target) = log(sum_k work_k * cycles_k) + phi . log_fields + eta_board [+ gamma_model].
+
+    Records are mappings with ``board``, ``model``, ``core``, ``runtime``,
+    ``accelerator``, ``quantization``, ``clock_mhz``, the work_<class> fields
+    (``work=True``) and the ``log_fields``, plus the positive ``target``.
+    """
+
+    def __init__(self, target: str = "latency_ms", *, work: bool = True, log_fields: Sequence[str] = (),
+                 model_effect: bool = False, residual: str | None = None, ridge: float = 1.0,
+                 board_ridge: float = 10.0, calibration_prior: float = 0.5, board_key: str = "board",
+                 seed: int = 0):
+        self.target, self.work, self.log_fields = target, work, tuple(log_fields)
+        self.model_effect, self.residual = model_effect, residual
+        self.ridge, self.board_ridge, self.kappa, self.seed = ridge, board_ridge, calibration_prior, seed
+        self.board_key = board_key  # the field whose value has one efficiency (a board, or board + engine)
+        self.q90 = float("inf")
+
+    # -- design -----------------------------------------------------------
+    def _cats(self, r: Mapping) -> tuple[str, ...]:
+        return (core_family(r.get("core")), runtime_family(r.get("runtime")),
+                quantization_kind(r.get("quantization")), accelerator_kind(r.get("accelerator")))
+
+    def _work(self, rows) -> np.ndarray:
+        """(n, K) work per class, last column the overhead (1)."""
+        if not self.work:
+            return np.ones((len(rows), 1))
+        W = np.array([[max(finite_float(r.get(f"work_{c}")), 0.0) if np.isfinite(finite_float(r.get(f"work_{c}")))
+                       else 0.0 for c in WORK_CLASSES] for r in rows])
+        return np.concatenate([W, np.ones((len(rows), 1))], axis=1)
+
+    def _logx(self, rows) -> np.ndarray:
+        X = np.array([[finite_float(r.get(f)) for f in self.log_fields] for r in rows]).reshape(len(rows), -1)
+        X = np.log(np.where(X > 0, X, np.nan))
+        return np.where(np.isnan(X), self.x_mean, X) if hasattr(self, "x_mean") else X
+
+    def _log_clock(self, rows) -> np.ndarray:
+        c = np.array([finite_float(r.get("clock_mhz")) for r in rows])
+        return np.log(np.where(c > 0, c, np.nan))
+
+    def _cycles_log(self, rows, params) -> np.ndarray:
+        """(n, K) log cycles per unit of work for each row's core, runtime and dtype."""
+        theta, deltas = params
+        out = np.tile(theta, (len(rows), 1))
+        for j, r in enumerate(rows):
+            for a, lv in zip(self._cats(r), self.levels):
+                if a in lv:
+                    out[j] += deltas[lv[a]]
+        return out
+
+    # -- fit ----------------------------------------------------------------
+    def fit(self, records: Iterable[Mapping]) -> "CostModel":
+        from scipy.optimize import least_squares
+
+        self.__dict__.pop("x_mean", None)  # a refit imputes with its own training mean
+        rows = [r for r in records if finite_float(r.get(self.target)) > 0]
+        if len(rows) < 3:
+            raise ValueError(f"need at least three records with a positive {self.target!r}")
+        y = np.log([finite_float(r[self.target]) for r in rows])
+        raw = self._logx(rows)
+        self.x_mean = np.nan_to_num(np.nanmean(raw, axis=0)) if raw.size else np.zeros(raw.shape[1])
+        X = self._logx(rows)
+        W = self._work(rows)
+        K = W.shape[1]
+        # Per-category deltas (core, runtime, dtype): one row of K per level.
+        cats = [self._cats(r) for r in rows]
+        self.levels, n_lv = [], 0
+        for i in range(4):
+            lv = {}
+            for c in sorted({c[i] for c in cats}):
+                lv[c] = n_lv
+                n_lv += 1
+            self.levels.append(lv)
+        idx = np.array([[lv[c[i]] for i, lv in enumerate(self.levels)] for c in cats])
+        self.boards = sorted({str(r.get(self.board_key)) for r in rows})
+        bidx = np.array([self.boards.index(str(r.get(self.board_key))) for r in rows])
+        self.models = sorted({str(r.get("model")) for r in rows}) if self.model_effect else []
+        midx = np.array([self.models.index(str(r.get("model"))) for r in rows]) if self.model_effect else None
+        lclock = self._log_clock(rows)
+        self.mean_log_clock = float(np.nanmean(lclock)) if np.isfinite(lclock).any() else 0.0
+        lclock = np.where(np.isnan(lclock), self.mean_log_clock, lclock)
+        # Scale work so the initial cycles are O(1): theta starts at the median cycles per unit.
+        self.scale = np.array([np.median(W[W[:, k] > 0, k]) if (W[:, k] > 0).any() else 1.0 for k in range(K)])
+        Ws = W / self.scale
+        nb, nm, nx = len(self.boards), len(self.models), X.shape[1]
+        start = float(np.median(y + lclock - np.log(Ws.sum(1) + 1e-12)))
+
+        def unpack(p):
+            o = 0
+            theta = p[o:o + K]; o += K
+            deltas = p[o:o + n_lv * K].reshape(n_lv, K); o += n_lv * K
+            phi = p[o:o + nx]; o += nx
+            eta = p[o:o + nb]; o += nb
+            gam = p[o:o + nm]
+            return theta, deltas, phi, eta, gam
+
+        sq = math.sqrt(self.ridge)
+
+        def resid(p):
+            theta, deltas, phi, eta, gam = unpack(p)
+            lc = theta[None, :] + deltas[idx].sum(axis=1)
+            pred = np.log(np.maximum((Ws * np.exp(lc)).sum(1), 1e-30)) + X @ phi + eta[bidx] - lclock
+            if nm:
+                pred = pred + gam[midx]
+            return np.concatenate([pred - y, sq * deltas.ravel(), sq * gam,
+                                   # theta of a class no training model uses stays near the start
+                                   1e-3 * (theta - start)])
+
+        n = len(rows)
+        P = K + n_lv * K + nx + nb + nm
+        # Constant parts of the Jacobian: penalties, metadata, board and model one-hots.
+        J0 = np.zeros((n + n_lv * K + nm + K, P))
+        J0[:n, K + n_lv * K:K + n_lv * K + nx] = X
+        J0[np.arange(n), K + n_lv * K + nx + bidx] = 1.0
+        if nm:
+            J0[np.arange(n), K + n_lv * K + nx + nb + midx] = 1.0
+            J0[n + n_lv * K + np.arange(nm), K + n_lv * K + nx + nb + np.arange(nm)] = sq
+        J0[n + np.arange(n_lv * K), K + np.arange(n_lv * K)] = sq
+        J0[n + n_lv * K + nm + np.arange(K), np.arange(K)] = 1e-3
+
+        onehot = np.zeros((n, n_lv))
+        for i in range(idx.shape[1]):
+            onehot[np.arange(n), idx[:, i]] = 1.0
+
+        def jac(p):
+            theta, deltas = unpack(p)[:2]
+            e = Ws * np.exp(theta[None, :] + deltas[idx].sum(axis=1))
+            share = e / np.maximum(e.sum(1, keepdims=True), 1e-30)  # d pred / d log cycles_k
+            J = J0.copy()
+            J[:n, :K] = share
+            J[:n, K:K + n_lv * K] = (onehot[:, :, None] * share[:, None, :]).reshape(n, n_lv * K)
+            return J
+
+        p0 = np.concatenate([np.full(K, start), np.zeros(n_lv * K + nx + nb + nm)])
+        sol = least_squares(resid, p0, jac=jac, method="trf", max_nfev=100)
+        theta, deltas, self.phi, self.eta, self.gamma = unpack(sol.x)
+        self.params = (theta, deltas)
+        self._fit_board_prior(rows, bidx)
+        self.res_learner = None
+        if self.residual == "gbr":
+            from sklearn.ensemble import HistGradientBoostingRegressor
+
+            r = y - self._base_log(rows, use_fitted_boards=True)
+            self.res_learner = HistGradientBoostingRegressor(
+                max_iter=100, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=5,
+                l2_regularization=1.0, random_state=self.seed).fit(self._resid_features(rows), r)
+        return self
+
+    def _board_features(self, rows) -> np.ndarray:
+        parts = [self._log_clock(rows).reshape(-1, 1)]
+        parts[0] = np.where(np.isnan(parts[0]), self.mean_log_clock, parts[0])
+        for k, fn in _BOARD_CATS.items():
+            lv = self.board_levels[k]
+            oh = np.zeros((len(rows), len(lv)))
+            for i, r in enumerate(rows):
+                v = fn(r.get(k))
+                if v in lv:
+                    oh[i, lv.index(v)] = 1.0
+            parts.append(oh)
+        return np.concatenate(parts, axis=1)
+
+    def _fit_board_prior(self, rows, bidx) -> None:
+        """Ridge of the fitted board effects on the boards' specs: eta of an unseen board."""
+        from sklearn.linear_model import Ridge
+
+        first = {}
+        for r, b in zip(rows, bidx):
+            first.setdefault(b, r)
+        brows = [first[b] for b in range(len(self.boards))]
+        self.board_levels = {k: sorted({fn(r.get(k)) for r in brows}) for k, fn in _BOARD_CATS.items()}
+        F = self._board_features(brows)
+        self.board_prior = Ridge(alpha=self.board_ridge).fit(F, self.eta)
+
+    def _resid_features(self, rows) -> np.ndarray:
+        W = np.log1p(self._work(rows)[:, :-1]) if self.work else np.zeros((len(rows), 0))
+        return np.concatenate([W, self._logx(rows), self._board_features(rows)], axis=1)
+
+    # -- predict --------------------------------------------------------------
+    def _base_log(self, rows, use_fitted_boards: bool = False, eta: np.ndarray | None = None) -> np.ndarray:
+        W = self._work(rows) / self.scale
+        lc = self._cycles_log(rows, self.params)
+        lclock = self._log_clock(rows)
+        lclock = np.where(np.isnan(lclock), self.mean_log_clock, lclock)
+        out = np.log(np.maximum((W * np.exp(lc)).sum(1), 1e-30)) + self._logx(rows) @ self.phi - lclock
+        if self.model_effect:
+            out += np.array([self.gamma[self.models.index(str(r.get("model")))]
+                             if str(r.get("model")) in self.models else 0.0 for r in rows])
+        if eta is None:
+            prior = self.board_prior.predict(self._board_features(rows))
+            eta = np.array([self.eta[self.boards.index(str(r.get(self.board_key)))]
+                            if use_fitted_boards and str(r.get(self.board_key)) in self.boards else p
+                            for r, p in zip(rows, prior)])
+        return out + eta
+
+    def predict_log(self, rows: Sequence[Mapping], calibration: Sequence[Mapping] = ()) -> np.ndarray:
+        """log(target) per row.  A row's board seen in training keeps its fitted effect;
+        otherwise the specs prior, moved by ``calibration`` records of that board (same
+        ``board`` value): eta = (sum of their residuals + kappa * prior) / (n + kappa)."""
+        rows = list(rows)
+        if not rows:
+            return np.zeros(0)
+        base = self._base_log(rows, use_fitted_boards=True)
+        if self.res_learner is not None:
+            base = base + self.res_learner.predict(self._resid_features(rows))
+        cal = [c for c in calibration if finite_float(c.get(self.target)) > 0]
+        if cal:
+            cal_pred = self.predict_log(cal)
+            by: dict[str, list[float]] = {}
+            for c, p in zip(cal, cal_pred):
+                by.setdefault(str(c.get(self.board_key)), []).append(math.log(finite_float(c[self.target])) - p)
+            shift = {b: sum(v) / (len(v) + self.kappa) for b, v in by.items()}
+            base = base + np.array([shift.get(str(r.get(self.board_key)), 0.0) for r in rows])
+        return base
+
+    def predict_interval(self, rows: Sequence[Mapping], calibration: Sequence[Mapping] = ()) -> list[Interval]:
+        lp = self.predict_log(rows, calibration)
+        return [Interval(float(math.exp(v)), float(math.exp(v - self.q90)), float(math.exp(v + self.q90)))
+                for v in lp]
+
+    def fit_with_intervals(self, records: Sequence[Mapping], coverage: float = 0.9) -> "CostModel":
+        """fit, then set the interval half-width (log) from leave-one-board-out residuals."""
+        records = list(records)
+        res = lobo_predictions(records, lambda: self._clone(), self.target)
+        y = np.log([finite_float(r[self.target]) for r in records])
+        self.fit(records)
+        self.q90 = conformal_quantile(y - res, coverage)
+        return self
+
+    def _clone(self) -> "CostModel":
+        return CostModel(self.target, work=self.work, log_fields=self.log_fields, model_effect=self.model_effect,
+                         residual=self.residual, ridge=self.ridge, board_ridge=self.board_ridge,
+                         calibration_prior=self.kappa, board_key=self.board_key, seed=self.seed)
+
+
+def lobo_predictions(records: Sequence[Mapping], make, target: str = "latency_ms") -> np.ndarray:
+    """Leave-one-board-out log predictions of ``target`` (NaN where a board's fit failed):
+    each board's records predicted by ``make()`` fitted on every other board."""
+    records = list(records)
+    out = np.full(len(records), np.nan)
+    for b in sorted({str(r.get("board")) for r in records}):
+        train = [r for r in records if str(r.get("board")) != b and finite_float(r.get(target)) > 0]
+        idx = [i for i, r in enumerate(records) if str(r.get("board")) == b]
+        try:
+            m = make().fit(train)
+        except ValueError:
+            continue
+        out[idx] = m.predict_log([records[i] for i in idx])
+    return out
