@@ -22,7 +22,10 @@ Phase "abuse" runs the same normal clients while `--abusers` clients send the ca
 nested 10,000 braces deep (it used to crash the parser), each again as soon as it is answered.
 It prints normal_p95_ms, normal_p50_ms, errors_normal, server_restarts (times the server
 process died and was started again), lost_writes, and abuse_status_<code> (how the abusers were
-answered). Progress on stderr.
+answered). Phase "big-td" PUTs one TD of `--big-properties` properties (about 4 MB; its
+validation takes seconds) while another client PUTs small TDs back to back, and prints
+big_td_put_s, small_writes_during_big, small_write_p50_ms and small_write_p99_ms: the small
+writes must not wait for the big one's validation. Progress on stderr.
 
 Why 2 % writes by default: a TD write is validated like a CLI import (JSON Schema, TD assertions,
 JSON-LD, SHACL) and costs ~20 ms of CPU, forty times a read; 2 % of 500 req/s is already ten new
@@ -40,6 +43,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from collections import Counter
@@ -183,6 +187,44 @@ def client(worker: int, host: str, port: int, seconds: float, write_share: float
     out.put({"latencies": latencies, "errors": errors, "writes": writes, "kinds": kinds})
 
 
+def big_td_phase(host: str, port: int, properties: int) -> dict:
+    """One client PUTs a TD of `properties` properties (validation takes seconds) while another
+    PUTs small TDs one after another: the small writes must not wait for the big one's validation
+    (it runs outside the write lock; only the commit holds it)."""
+    doc = json.loads(thing("urn:load:big", 0))
+    doc["properties"] = {f"p{i}": {"type": "number", "readOnly": True,
+                                   "forms": [{"href": f"https://big.example.com/p{i}"}]} for i in range(properties)}
+    big = json.dumps(doc).encode()
+    result: dict = {}
+
+    def send_big() -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=600, source_address=source(900))
+        start = time.perf_counter()
+        conn.request("PUT", "/things/urn:load:big", body=big, headers={"Content-Type": "application/td+json"})
+        result["big_status"] = conn.getresponse().status
+        result["big_s"] = time.perf_counter() - start
+        conn.close()
+
+    sender = threading.Thread(target=send_big)
+    sender.start()
+    conn = http.client.HTTPConnection(host, port, timeout=600, source_address=source(901))
+    latencies, errors, n = [], 0, 0
+    while sender.is_alive():
+        n += 1
+        start = time.perf_counter()
+        conn.request("PUT", f"/things/urn:load:small-{n}", body=thing(f"urn:load:small-{n}", n),
+                     headers={"Content-Type": "application/td+json"})
+        resp = conn.getresponse()
+        resp.read()
+        latencies.append((time.perf_counter() - start) * 1000)
+        errors += resp.status not in (201, 204)
+    conn.close()
+    sender.join()
+    latencies.sort()
+    pick = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]) if latencies else (lambda q: float("nan"))
+    return {**result, "bytes": len(big), "n": len(latencies), "p50": pick(0.5), "p99": pick(0.99), "errors": errors}
+
+
 def abuser(worker: int, host: str, port: int, seconds: float, query: str, out) -> None:
     """One abusive client: the same expensive or malformed query again as soon as it is answered."""
     statuses: Counter = Counter()
@@ -305,7 +347,10 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, default=6, help="concurrent normal client processes (default 6)")
     parser.add_argument("--write-share", type=float, default=0.02, help="share of requests that PUT a TD (default 0.02)")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads of the server (default 8)")
-    parser.add_argument("--phase", choices=("both", "normal", "abuse"), default="both")
+    parser.add_argument("--phase", choices=("both", "normal", "abuse", "big-td", "all"), default="both",
+                        help="both = normal + abuse; all adds big-td")
+    parser.add_argument("--big-properties", type=int, default=50000,
+                        help="properties of the big TD of the big-td phase (default 50,000: about 4 MB)")
     parser.add_argument("--abusers", type=int, default=4, help="clients sending the cartesian query (default 4)")
     parser.add_argument("--deep", type=int, default=2, help="clients sending the deeply nested query (default 2)")
     parser.add_argument("--store", help="an on-disk store to serve (the demo registry is built into it when empty; "
@@ -332,7 +377,7 @@ def main(argv=None) -> int:
         server.start()
     try:
         log(f"server up on {host}:{port}")
-        if args.phase in ("both", "normal"):
+        if args.phase in ("both", "normal", "all"):
             log(f"normal phase: {args.clients} clients for {args.seconds:g} s")
             r = run_phase(host, port, args, server, abuse=False)
             print(f"requests_per_second: {r['rps']:.1f} req/s")
@@ -347,7 +392,7 @@ def main(argv=None) -> int:
             if r["cpu"] is not None and r["total"]:
                 # what one request costs the server, independent of what else shares the CPUs
                 print(f"server_cpu_per_request: {r['cpu'] * 1000 / r['total']:.2f} ms")
-        if args.phase in ("both", "abuse"):
+        if args.phase in ("both", "abuse", "all"):
             log(f"abuse phase: {args.clients} clients beside {args.abusers} cartesian and {args.deep} deep-nesting "
                 f"abusers for {args.seconds:g} s")
             r = run_phase(host, port, args, server, abuse=True)
@@ -361,6 +406,16 @@ def main(argv=None) -> int:
             print(f"lost_writes: {r['lost']} count")
             for status, n in sorted(r["abuse"].items()):
                 print(f"abuse_status_{status}: {n} count")
+        if args.phase in ("big-td", "all"):
+            log(f"big-td phase: one TD of {args.big_properties} properties beside small writes")
+            r = big_td_phase(host, port, args.big_properties)
+            print(f"big_td_bytes: {r['bytes']} B")
+            print(f"big_td_put_s: {r['big_s']:.1f} s")
+            print(f"big_td_status: {r['big_status']} code")
+            print(f"small_writes_during_big: {r['n']} count")
+            print(f"small_write_p50_ms: {r['p50']:.1f} ms")
+            print(f"small_write_p99_ms: {r['p99']:.1f} ms")
+            print(f"small_write_errors: {r['errors']} count")
     finally:
         if server:
             server.stop()

@@ -1,6 +1,6 @@
 """Ranking-quality benchmark: every ranker of ranker/ on the real data in ../shared/data.
 
-Usage: python benchmarks/ranking_quality.py [DATA_DIR] [--fast] [--chart PNG]
+Usage: python benchmarks/ranking_quality.py [DATA_DIR] [--fast] [--stm32-only] [--chart PNG]
 Prints one `name: value` line per figure on stdout (progress on stderr) and draws
 the STM32 prediction-quality curve (default benchmarks/out/stm32_prediction_quality.png).
 tau_w = weighted Kendall tau, scipy.stats.weightedtau(truth, pred, rank=None).
@@ -8,6 +8,9 @@ Every learned figure has the simple baselines beside it (popularity = mean z-sco
 on the other datasets, parameter count, MACs/GFLOPs, random): the transfer tables (Model
 Spider, multi-source, STM32 accuracy) leave-one-dataset-out with a paired bootstrap interval
 of learned minus each baseline, and the digits zoo. Takes ~1-2 min; --fast for a quick check.
+STM32 hardware section: Shadow with the cost model (ranker/cost_model.py; `_ridge_gbr`
+= today's regressor), the latency-budget decision (regret and violations per method) and
+Fusion without accuracy features; --stm32-only runs just that section.
 Without the shared data it prints nothing on stdout, says why on stderr and exits 0 (skip).
 """
 import argparse
@@ -49,6 +52,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data_dir", nargs="?", type=Path, default=None)
     ap.add_argument("--fast", action="store_true", help="fewer epochs and seeds (smoke run)")
+    ap.add_argument("--stm32-only", action="store_true", help="only the STM32 hardware-aware section")
     ap.add_argument("--chart", type=Path, default=ROOT / "benchmarks" / "out" / "stm32_prediction_quality.png")
     args = ap.parse_args()
     data_dir = args.data_dir or default_data_dir()
@@ -56,7 +60,12 @@ def main() -> int:
         # Skip, not fail: the data is optional beside a checkout.
         log(f"skipped: shared data not found at {data_dir} (pass a path or set ARACHNE_SHARED_DATA)")
         return 0
-    res = run_all(data_dir, fast=args.fast)
+    if args.stm32_only:
+        from ranker.evaluation import evaluate_stm32
+
+        res = evaluate_stm32(data_dir, fusion_epochs=60 if args.fast else 150)
+    else:
+        res = run_all(data_dir, fast=args.fast)
     print(format_results(res), flush=True)
     draw_curve(res, args.chart)
     log(f"chart: {args.chart}")

@@ -1,18 +1,30 @@
 """Feasible model-device pairs: SPARQL finds them (kg/queries/feasibility_checks.rq) and
-every exclusion comes with its reasons, in numbers. The same constraints exist as SHACL-SPARQL
-shapes (shapes/feasibility.ttl) for checking one pair (`check_pair_shacl`)."""
+every pair gets one of three outcomes, with its reasons in numbers:
+
+* fits: every constraint holds on figures measured on this device or derived from the model's
+  file (a benchmark record of the pair is itself proof the model runs there);
+* likely: no known figure violates a constraint, but some figure is unknown (`unknowns` names
+  which); `Request(verified_only=True)` counts these as not feasible (the strict answer);
+* does not fit: a known figure violates a constraint (`reasons` names it, and by how much).
+
+A missing on-board sensor is a note ("needs an external camera"), not an exclusion, unless the
+request asks for on-board sensing. The same constraints exist as SHACL-SPARQL shapes
+(shapes/feasibility.ttl, severities Violation / Warning / Info) for checking one pair
+(`check_pair_shacl`), and as the indexed one-device query (`fast_outcomes`)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, XSD
 
 from kg.errors import InputError
 from kg.ids import AR
+from kg.requirements import UNINDEXED
 from kg.store import Store
 from kg.units import byte_size
 from kg.vocab import MODALITY_TERMS
@@ -38,6 +50,8 @@ class Request:
     reserved_ram_bytes: int = 0
     reserved_flash_bytes: int = 0
     runtime: str | None = None
+    verified_only: bool = False  # only "fits" is feasible: unknown figures exclude
+    onboard_sensors: bool = False  # a missing on-board sensor excludes (else: a note)
 
     def to_graph(self) -> Graph:
         g = Graph()
@@ -80,10 +94,31 @@ class PairCheck:
     facts: dict
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unknowns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
+    strict: bool = False
+
+    @property
+    def outcome(self) -> str:
+        return DOES_NOT_FIT if self.reasons else LIKELY if self.unknowns else FITS
 
     @property
     def feasible(self) -> bool:
-        return not self.reasons
+        return self.outcome == FITS if self.strict else not self.reasons
+
+    @property
+    def why_not(self) -> list[str]:
+        """What keeps the pair out of the answer (the unknowns too, for a strict request)."""
+        return self.reasons + (self.unknowns if self.strict else [])
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "device": self.device, "name": self.name, "feasible": self.feasible,
+                "outcome": self.outcome, "reasons": self.why_not, "unknowns": self.unknowns,
+                "notes": self.notes, "warnings": self.warnings, "provenance": self.provenance}
+
+
+FITS, LIKELY, DOES_NOT_FIT = "fits", "likely", "does not fit"
 
 
 def _bindings(model: str | None, device: str | None, req: Request) -> str:
@@ -99,50 +134,109 @@ def _bindings(model: str | None, device: str | None, req: Request) -> str:
     return f"VALUES ({names}) {{ ({row}) }}"
 
 
-def _reasons(f: dict, req: Request) -> tuple[list[str], list[str]]:
-    reasons, warnings = [], []
+def _short(need: int, have: int) -> str:
+    return f"{byte_size(need - have)} short ({int(need - have)} bytes)"
+
+
+def _sensor_words(names: str) -> str:
+    return " or ".join(n.lower() for n in names.split())
+
+
+def _judge(f: dict, req: Request) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(violations, unknowns, notes, warnings) of one pair's facts: the three outcomes' logic."""
+    bad, unknown, notes, warnings = [], [], [], []
+    measured = bool(f.get("records"))  # a benchmark record: the model ran on this device
     reserve_ram = f.get("reserveRam") or 0
     reserve_flash = f.get("reserveFlash") or 0
-    if f["ram"] is None:
-        reasons.append("device RAM unknown")
-    elif f["needRam"] is None:
-        reasons.append("model RAM unknown (no tensor-arena figure and no measurement on this device)")
-    elif f["needRam"] + reserve_ram > f["ram"]:
-        extra = f" + {byte_size(reserve_ram)} reserved" if reserve_ram else ""
-        reasons.append(f"RAM: needs {byte_size(f['needRam'])}{extra}, device has {byte_size(f['ram'])}")
-    if f["missingOps"]:
-        reasons.append(f"operators not supported by the device's runtimes: {f['missingOps']}")
-    elif f["runtime"] is None and f["needFlash"] is None:
-        reasons.append("no runtime on the device runs this model's format")
-    if f["flash"] is None:
-        reasons.append("device flash unknown")
-    elif f["needFlash"] is not None and f["needFlash"] + reserve_flash > f["flash"]:
-        extra = f" + {byte_size(reserve_flash)} reserved" if reserve_flash else ""
-        reasons.append(f"flash: needs {byte_size(f['needFlash'])} (model + runtime){extra}, device has {byte_size(f['flash'])}")
+    if f["ram"] is not None and f["needRam"] is not None:
+        if measured and f["needRam"] > f["ram"]:  # it ran: the listed RAM misses external memory
+            warnings.append(f"ran on this device though it needs more RAM than the device lists "
+                            f"({byte_size(f['needRam'])} > {byte_size(f['ram'])}): external memory?")
+        elif f["needRam"] + reserve_ram > f["ram"]:
+            extra = f" + {byte_size(reserve_ram)} reserved" if reserve_ram else ""
+            bad.append(f"RAM: needs {byte_size(f['needRam'])}{extra}, device has {byte_size(f['ram'])}: "
+                       + _short(f["needRam"] + reserve_ram, f["ram"]))
+    elif not measured:
+        unknown.append("device RAM unknown" if f["ram"] is None else
+                       "model RAM unknown (no tensor-arena figure and no measurement on this device)")
+    if not measured:
+        if f["format"] is None:
+            unknown.append("model format unknown")
+        elif not f["catalogued"]:
+            unknown.append("runtime unknown: none of the device's runtimes is in the runtime catalogue")
+        elif f["missingOps"]:
+            bad.append(f"operators not supported by the device's runtimes: {f['missingOps']}")
+        elif f["runtime"] is None:
+            bad.append(f"no runtime on the device runs this model's format ({f['format'].rsplit('#', 1)[-1]})")
+    if not f["linux"]:  # Linux-class boards load models from storage: no flash constraint
+        if f["flash"] is not None and f["needFlash"] is not None:
+            if measured and f["needFlash"] > f["flash"]:
+                warnings.append(f"ran on this device though it needs more flash than the device lists "
+                                f"({byte_size(f['needFlash'])} > {byte_size(f['flash'])}): external memory?")
+            elif f["needFlash"] + reserve_flash > f["flash"]:
+                extra = f" + {byte_size(reserve_flash)} reserved" if reserve_flash else ""
+                bad.append(f"flash: needs {byte_size(f['needFlash'])} (model + runtime){extra}, device has "
+                           f"{byte_size(f['flash'])}: " + _short(f["needFlash"] + reserve_flash, f["flash"]))
+        elif not measured:
+            unknown.append("device flash unknown" if f["flash"] is None else "model size unknown")
     if f["missingSensors"]:
-        reasons.append(f"sensors missing on the device: {f['missingSensors']}")
+        (bad.append(f"sensors missing on the device: {f['missingSensors']}") if req.onboard_sensors
+         else notes.append(f"needs an external {_sensor_words(f['missingSensors'])}"))
     if f["missingModalities"]:
-        reasons.append(f"no sensor provides the input modality: {f['missingModalities']}")
-    if req.max_latency_ms is not None and f["latency"] is not None and f["latency"] > req.max_latency_ms:
-        reasons.append(f"latency: measured {f['latency']:.1f} ms, budget {req.max_latency_ms:g} ms")
-    if req.max_energy_uj is not None and f["energy"] is not None and f["energy"] > req.max_energy_uj:
-        reasons.append(f"energy: measured {f['energy']:.1f} uJ, budget {req.max_energy_uj:g} uJ")
+        if req.onboard_sensors:
+            bad.append(f"no sensor provides the input modality: {f['missingModalities']}")
+        else:
+            text = f"needs an external {_sensor_words(f['sensorsForModalities'])}"
+            if text not in notes:
+                notes.append(text)
+    for figure, budget, unit in (("latency", req.max_latency_ms, "ms"), ("energy", req.max_energy_uj, "uJ")):
+        if budget is None:
+            continue
+        if f[figure] is None:
+            unknown.append(f"{figure} not measured on this device (budget {budget:g} {unit})")
+        elif f[figure] > budget:
+            bad.append(f"{figure}: measured {f[figure]:.1f} {unit}, budget {budget:g} {unit}: "
+                       f"{f[figure] - budget:.1f} {unit} over")
     if f["floatWithoutFpu"]:
         warnings.append("float model on a core without FPU: expect slow software floating point")
-    return reasons, warnings
+    return bad, unknown, notes, warnings
+
+
+def _provenance(f: dict) -> dict:
+    """Where each figure the check used comes from: measured / file / datasheet / unknown."""
+    def pick(measured, derived, derived_name="file"):
+        return "measured" if measured is not None else derived_name if derived is not None else "unknown"
+    return {"ram_need": pick(f["mram"], f["arena"]), "flash_need": pick(f["mflash"], f["modelBytes"]),
+            "latency": pick(f["latency"], None), "energy": pick(f["energy"], None),
+            "device_ram": pick(None, f["ram"], "device description"),
+            "device_flash": "not used (Linux-class board)" if f["linux"] else pick(None, f["flash"], "device description"),
+            "runs_here": "measured" if f.get("records") else "catalogue" if f["runtime"] else "unknown"}
 
 
 def check_pairs(store: Store, model: str | None = None, device: str | None = None,
-                request: Request = Request()) -> list[PairCheck]:
-    """Every (model, device) pair matching the bound ends, with each constraint's verdict."""
+                request: Request = Request(), models: Iterable[str] | None = None) -> list[PairCheck]:
+    """Every (model, device) pair matching the bound ends (or, with `models`, the pairs of
+    those models), with each constraint's verdict."""
     pair = "VALUES (?model ?device) {{ ({} {}) }}".format(*(f"<{v}>" if v else "UNDEF" for v in (model, device)))
+    only = ""
+    if models is not None:
+        if not (models := sorted(models)):
+            return []
+        only = "VALUES ?model { " + " ".join(f"<{m}>" for m in models) + " }"
+        pair = only + (f" VALUES ?device {{ <{device}> }}" if device else "")
     sparql = (named_query("feasibility_checks").replace("#BINDINGS#", _bindings(model, device, request))
-              .replace("#PAIR#", pair))
+              .replace("#PAIR#", pair).replace("#FILTER#", only))
     out = []
     for f in store.select(sparql).dicts():
-        reasons, warnings = _reasons(f, request)
-        out.append(PairCheck(f["model"], f["device"], f["name"], f, reasons, warnings))
+        f["linux"], f["catalogued"] = _bool(f["linux"]), _bool(f["catalogued"])
+        reasons, unknowns, notes, warnings = _judge(f, request)
+        out.append(PairCheck(f["model"], f["device"], f["name"], f, reasons, warnings, unknowns, notes,
+                             _provenance(f), request.verified_only))
     return sorted(out, key=lambda p: (p.model, p.device))
+
+
+def _bool(v) -> bool:
+    return str(v).lower() in ("true", "1")  # a Python or RDF boolean, or TSV text
 
 
 def _wanted(store: Store, request: Request) -> set[str] | None:
@@ -203,12 +297,26 @@ def _add_pair_node(g: Graph, node: URIRef, model: str, device: str, request: Req
         g.add((node, AR.maxLatencyMs, Literal(request.max_latency_ms, datatype=XSD.double)))
     if request.max_energy_uj is not None:
         g.add((node, AR.maxEnergyUJ, Literal(request.max_energy_uj, datatype=XSD.double)))
+    if request.onboard_sensors:
+        g.add((node, AR.onboardSensorsRequired, Literal(True)))
 
 
-def check_pair_shacl(store: Store, model: str, device: str, request: Request = Request()) -> list[str]:
+SH = Namespace("http://www.w3.org/ns/shacl#")
+# A result's severity is its kind: what the three outcomes are made of.
+_KINDS = {SH.Violation: "violation", SH.Warning: "unknown", SH.Info: "note"}
+
+
+def shacl_outcome(results: list[tuple[str, str]]) -> str:
+    """The outcome of one pair's SHACL results ((kind, message) pairs)."""
+    kinds = {k for k, _ in results}
+    return DOES_NOT_FIT if "violation" in kinds else LIKELY if "unknown" in kinds else FITS
+
+
+def check_pair_shacl(store: Store, model: str, device: str, request: Request = Request()) -> list[tuple[str, str]]:
     """Validate one (model, device) pair with the SHACL-SPARQL feasibility shapes.
 
-    Returns one message per violated constraint (empty when the pair is feasible)."""
+    Returns sorted (kind, message) pairs, kind "violation" (does not fit), "unknown" (a figure
+    is unknown: likely) or "note"; empty when the pair fits with nothing to add."""
     import shapes
     from pyshacl import validate as shacl_validate
 
@@ -220,8 +328,8 @@ def check_pair_shacl(store: Store, model: str, device: str, request: Request = R
         raise RuntimeError(f"shapes/feasibility.ttl: {report}")
     if conforms:
         return []
-    SH = Namespace("http://www.w3.org/ns/shacl#")
-    return sorted(str(report.value(r, SH.resultMessage)) for r in report.subjects(RDF.type, SH.ValidationResult))
+    return sorted((_KINDS[report.value(r, SH.resultSeverity)], str(report.value(r, SH.resultMessage)))
+                  for r in report.subjects(RDF.type, SH.ValidationResult))
 
 
 def _sparql_list(values, iri: bool) -> str:
@@ -250,16 +358,23 @@ _POOL = ThreadPoolExecutor(2, thread_name_prefix="feasibility")
 
 
 def _iri_union(store: Store, queries: list[str]) -> set[str]:
-    """Union of the answers of independent one-column queries, run on the two threads."""
+    """Union of the answers (TSV lines) of independent queries, run on the two threads."""
     return set().union(*_POOL.map(lambda q: _tsv_lines(store, q), queries)) - {""}
+
+
+_NO_LIMIT = str(2 ** 62)  # the flash "limit" of a Linux-class board: none
 
 
 def device_placeholders(store: Store, request: Request) -> dict[str, str] | None:
     """The request's device profile as the constants one-device queries inline (#FORMATS#,
-    #RAM#, #FLASH#, #OPS#, #SENSORS#, #MODALITIES#: see device_requirement_classes.rq), or
-    None when the device, its RAM or flash, or any runtime for a format is unknown."""
+    #RAM#, #FLASH#, #OPS#, #SENSORS#, #MODALITIES#, #ONBOARD#: see device_requirement_classes.rq),
+    or None when the device or its RAM is unknown, a microcontroller's flash is, or none of its
+    runtimes is in the catalogue (its answers are then "likely", which the full check gives)."""
     rows = store.select(named_query("device_profile").replace("#DEVICE#", f"<{request.device}>")).dicts()
-    if not rows or rows[0]["ram"] is None or rows[0]["flash"] is None:
+    if not rows or rows[0]["ram"] is None:
+        return None
+    linux = _bool(rows[0]["linux"])
+    if rows[0]["flash"] is None and not linux:
         return None
     code: dict[str, int] = {}
     for r in rows:
@@ -271,60 +386,89 @@ def device_placeholders(store: Store, request: Request) -> dict[str, str] | None
     ops = store.select(f"SELECT DISTINCT ?op WHERE {{ VALUES ?rt {{ {runtimes} }} ?rt <{AR.supportsOperator}> ?op }}")
     return {"#FORMATS#": " ".join(f"(<{f}> {c})" for f, c in code.items()),
             "#RAM#": str(rows[0]["ram"] - request.reserved_ram_bytes),
-            "#FLASH#": str(rows[0]["flash"] - request.reserved_flash_bytes),
+            "#FLASH#": _NO_LIMIT if linux else str(rows[0]["flash"] - request.reserved_flash_bytes),
             "#OPS#": _sparql_list(ops.column("op"), iri=False),
             "#SENSORS#": _sparql_list([r["sensor"] for r in rows], iri=True),
-            "#MODALITIES#": _sparql_list([r["modality"] for r in rows], iri=True)}
+            "#MODALITIES#": _sparql_list([r["modality"] for r in rows], iri=True),
+            "#ONBOARD#": "true" if request.onboard_sensors else "false",
+            "linux": linux}
 
 
 def inline(query: str, placeholders: dict[str, str]) -> str:
     """`query` with each #PLACEHOLDER# replaced by its constant."""
     for key, value in placeholders.items():
-        query = query.replace(key, value)
+        if key.startswith("#"):
+            query = query.replace(key, value)
     return query
 
 
-def fast_feasible_models(store: Store, request: Request) -> set[str]:
-    """The feasible models of one device by the fast path: the device's profile is inlined
-    into the requirement-index queries (kg/queries/device_requirement_classes.rq, then
-    models_in_requirement_classes.rq; see kg/requirements.py), then the result is corrected by
-    this device's measurements (measured RAM/flash replace the estimates; measured
-    latency/energy meet the budgets). Agrees with `check_pairs` (a test compares them on every
-    pair of the demo registry)."""
-    found: set[str] = set()
+def fast_outcomes(store: Store, request: Request) -> dict[str, str]:
+    """{model: "fits" | "likely"} for the models of one device that are not "does not fit"
+    (only "fits" for a verified-only request), by the fast path: the device's profile is
+    inlined into the requirement-index queries (kg/queries/device_requirement_classes.rq, then
+    models_in_requirement_classes.rq; see kg/requirements.py). The models the index links to
+    its UNINDEXED class (no arena or format: their RAM is unknown) and those this device has
+    measurements for are decided by the full check. Agrees with `check_pairs` (a test compares
+    them on every pair of the demo registry)."""
     constants = device_placeholders(store, request)
-    if constants is not None:
-        classes = _tsv_rows(store, inline(named_query("device_requirement_classes"), constants))
-        whole = [f"<{c}>" for c, _, w in classes if w in ("true", "1")]
-        straddling = [f"(<{c}> {b})" for c, b, w in classes if w not in ("true", "1")]
-        members = inline(named_query("models_in_requirement_classes"), constants)
+    if constants is None:
+        checks = check_pairs(store, device=request.device, request=request)
+        return {c.model: c.outcome for c in checks if c.feasible}
+    classes = _tsv_rows(store, inline(named_query("device_requirement_classes"), constants))
+    members = inline(named_query("models_in_requirement_classes"), constants)
+
+    def models_of(rows) -> set[str]:
+        whole = [f"<{c}>" for c, _, w in rows if w in ("true", "1")]
+        straddling = [f"(<{c}> {b})" for c, b, w in rows if w not in ("true", "1")]
+        if not whole and not straddling:
+            return set()
         # Two queries, the whole classes dealt alternately between them so they share the work
         # (an empty VALUES block gets a row that matches nothing: some engines reject empty ones).
         none = "<urn:arachne:none>"
-        found = _iri_union(store, [members.replace("#WHOLE#", " ".join(whole[i::2]) or none)
-                                     .replace("#STRADDLING#", " ".join(straddling) if i == 0 and straddling
-                                              else f"({none} 0)")
-                                     for i in range(2)])
-    # Pairs this device has measurements for are decided by the full check, which uses them.
-    measured = store.select(f"SELECT DISTINCT ?m WHERE {{ ?b <{AR.onDevice}> <{request.device}> ; <{AR.ofModel}> ?m }}")
-    for model in measured.column("m"):
-        found.discard(model)
-        checks = check_pairs(store, model=model, device=request.device, request=request)
-        if checks and checks[0].feasible:
-            found.add(model)
+        return _iri_union(store, [members.replace("#WHOLE#", " ".join(whole[i::2]) or none)
+                                  .replace("#STRADDLING#", " ".join(straddling) if i == 0 and straddling
+                                           else f"({none} 0)")
+                                  for i in range(2)])
+
+    # A class without a size bucket (see requirements.index_entry) holds models of unknown size:
+    # a microcontroller's flash cannot be checked for them. Unmeasured, no model can be shown to
+    # meet a latency or energy budget.
+    unsized = [r for r in classes if r[0].endswith("/none")]
+    sized = [r for r in classes if not r[0].endswith("/none")]
+    budget = request.max_latency_ms is not None or request.max_energy_uj is not None
+    found = dict.fromkeys(models_of(sized), LIKELY if budget else FITS)
+    found.update(dict.fromkeys(models_of(unsized), LIKELY if budget or not constants["linux"] else FITS))
+    measured = set(store.select(
+        f"SELECT DISTINCT ?m WHERE {{ ?b <{AR.onDevice}> <{request.device}> ; <{AR.ofModel}> ?m }}").column("m"))
+    for model in measured:
+        found.pop(model, None)
+    for c in check_pairs(store, device=request.device, request=request, models=measured):
+        if c.feasible:
+            found[c.model] = c.outcome
+    unindexed = store.select(f"SELECT ?m WHERE {{ ?m <{AR.requirementClass}> <{UNINDEXED}> }}").column("m")
+    for c in check_pairs(store, device=request.device, request=request, models=set(unindexed) - measured):
+        if c.feasible:
+            found[c.model] = c.outcome
+    if request.verified_only:
+        found = {m: o for m, o in found.items() if o == FITS}
     return found
 
 
-def _sparql_constraints() -> list[tuple[str, str]]:
-    """(select query, message template) of every SHACL-SPARQL constraint in shapes/feasibility.ttl."""
+def fast_feasible_models(store: Store, request: Request) -> set[str]:
+    """The feasible models of one device (fits and likely; fits only when verified-only)."""
+    return set(fast_outcomes(store, request))
+
+
+def _sparql_constraints() -> list[tuple[str, str, str]]:
+    """(select query, message template, kind) of every SHACL-SPARQL constraint in shapes/feasibility.ttl."""
     import shapes
 
-    SH = Namespace("http://www.w3.org/ns/shacl#")
     g = shapes.shapes_graph("feasibility")
     out = []
     for shape in g.subjects(RDF.type, SH.NodeShape):
+        kind = _KINDS[g.value(shape, SH.severity) or SH.Violation]
         for c in g.objects(shape, SH.sparql):
-            out.append((str(g.value(c, SH.select)), str(g.value(c, SH.message))))
+            out.append((str(g.value(c, SH.select)), str(g.value(c, SH.message)), kind))
     return out
 
 
@@ -333,7 +477,7 @@ def check_pairs_shacl_bulk(store: Store, pairs: list[tuple[str, str]], request: 
 
     Same queries as the shapes file, with $this left free over the pair nodes instead of
     pre-bound one node at a time (what a SHACL engine does), so thousands of pairs cost a few
-    queries. Returns {(model, device): [messages]}; tests check it matches pyshacl."""
+    queries. Returns {(model, device): [(kind, message)]}; tests check it matches pyshacl."""
     import re
 
     graph_name = "urn:arachne:pair-checks"
@@ -346,12 +490,12 @@ def check_pairs_shacl_bulk(store: Store, pairs: list[tuple[str, str]], request: 
     store.put_graph(graph_name, g)
     try:
         found: dict = {pair: [] for pair in pairs}
-        for select, message in _sparql_constraints():
+        for select, message, kind in _sparql_constraints():
             query = "PREFIX ar: <https://w3id.org/arachne#>\n" + select.replace("$this", "?this")
             query = query.replace("WHERE {", "WHERE {\n ?this a ar:PairCheck .", 1)
             for row in store.select(query).dicts():
                 text = re.sub(r"\{\?(\w+)\}", lambda m: str(row.get(m.group(1))), message)
-                found[nodes[row["this"]]].append(text)
+                found[nodes[row["this"]]].append((kind, text))
         return {pair: sorted(msgs) for pair, msgs in found.items()}
     finally:
         store.drop_graph(graph_name)

@@ -89,8 +89,10 @@ def guess_modality_from_shapes(inputs: list[TensorInfo]) -> str | None:
     """A cautious guess of the input modality from the first input's shape; None when unclear.
 
     image: rank 4 [N,H,W,C] (or [N,C,H,W]) with H, W >= 32 and 1, 3 or 4 channels;
-    inertial: a window of >= 20 samples over 3, 6 or 9 axes ([N,T,A] or [N,T,A,1]).
-    Flattened feature vectors (MFCCs, spectrograms) are not guessed: the card or the task says."""
+    inertial: a window of >= 20 samples over 3, 6 or 9 axes ([N,T,A] or [N,T,A,1]);
+    audio: 2-D audio features, >= 20 frames of 8-64 coefficients in one channel ([N,T,F,1], e.g.
+    the 49 x 10 MFCCs of keyword spotting; a grid with both sides >= 32 is taken as an image).
+    Flattened feature vectors are not guessed: the card or the task says."""
     if not inputs:
         return None
     shape = [d for d in inputs[0].shape]
@@ -102,6 +104,8 @@ def guess_modality_from_shapes(inputs: list[TensorInfo]) -> str | None:
             return "image"
         if a >= 20 and b in (3, 6, 9) and c == 1:
             return "inertial"
+        if a >= 20 and 8 <= b <= 64 and c == 1:
+            return "audio"
     if len(shape) == 3:
         n, t, axes = shape
         if t >= 20 and axes in (3, 6, 9):

@@ -79,11 +79,12 @@ def task_ref(value: str | None) -> str | None:
 
 
 def make_request(device=None, task=None, modality=None, max_latency_ms=None, max_energy_uj=None,
-                 reserve_ram=0, reserve_flash=0):
+                 reserve_ram=0, reserve_flash=0, verified_only=False, onboard_sensors=False):
     """A kg.feasibility.Request from what people type: a device IRI, a task name or IRI, an
-    input modality and budgets in canonical units (ms, µJ, bytes)."""
+    input modality, budgets in canonical units (ms, µJ, bytes) and the evidence flags."""
     from kg.feasibility import Request  # here: it loads the shapes, which plain name look-ups need not
 
     return Request(device=device, task=task_ref(task), modality=modality, max_latency_ms=max_latency_ms,
                    max_energy_uj=max_energy_uj, reserved_ram_bytes=reserve_ram or 0,
-                   reserved_flash_bytes=reserve_flash or 0)
+                   reserved_flash_bytes=reserve_flash or 0, verified_only=bool(verified_only),
+                   onboard_sensors=bool(onboard_sensors))

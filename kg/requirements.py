@@ -32,6 +32,10 @@ from kg.ids import AR, BASE
 from kg.store import GraphData, as_graph, on_write
 
 INDEX_GRAPH = BASE + "graph/requirement-index"
+# The class of the models without a format or RAM figure: no bounds, so the one-device query
+# finds them by this link alone and hands them to the full check (their answer is "likely" or,
+# for a known violation, "does not fit").
+UNINDEXED = BASE + "requirements/unindexed"
 STEPS_PER_DOUBLING = 8  # bucket ratio 2^(1/8) ~ 1.09: few boundary models, few thousand classes
 
 
@@ -95,6 +99,7 @@ def _int(graph: Graph, node, prop) -> int | None:
 
 
 _ARENA = f"<{AR.arenaBytes}>"
+_MODEL = f"<{AR.PretrainedModel}>"
 
 
 @on_write
@@ -102,17 +107,20 @@ def annotate(graphs: Mapping[str, GraphData]) -> dict[str, Graph]:
     """Index entries for the models described in graphs about to be written.
 
     Returns {graph name: link triples to add to it}, and under INDEX_GRAPH the triples to add to
-    the index. A model is indexed when its graph gives its format and arena bytes (without a RAM
-    figure no device fits it unless measured, which the feasibility query handles separately)."""
+    the index. A model is indexed when its graph gives its format and arena bytes; any other
+    model is linked to UNINDEXED (the full check decides it)."""
     links: dict[str, Graph] = {}
     lines: set[str] = set()
     for name, graph in graphs.items():
-        if name == INDEX_GRAPH or (isinstance(graph, str) and _ARENA not in graph):
+        if name == INDEX_GRAPH or (isinstance(graph, str) and _ARENA not in graph and _MODEL not in graph):
             continue  # N-Triples without a model (Thing Descriptions): not parsed, imports stay fast
         graph = as_graph(graph)
-        for model in set(graph.subjects(AR.arenaBytes, None)):
+        for model in set(graph.subjects(AR.arenaBytes, None)) | set(graph.subjects(RDF.type, AR.PretrainedModel)):
+            if not isinstance(model, URIRef):
+                continue
             fmt, arena = graph.value(model, AR.hasFormat), _int(graph, model, AR.arenaBytes)
-            if fmt is None or arena is None or not isinstance(model, URIRef):
+            if fmt is None or arena is None:
+                links.setdefault(name, Graph()).add((model, AR.requirementClass, URIRef(UNINDEXED)))
                 continue
             cls, entry = index_entry(str(fmt), arena, _int(graph, model, AR.modelBytes),
                                      (str(o) for o in graph.objects(model, AR.usesOperator)),
@@ -166,7 +174,10 @@ def reindex(store, progress: bool = False) -> int:
                                   for n in names[start:start + 500]))
     if lines:
         store.load_ntriples(INDEX_GRAPH, ("\n".join(sorted(lines)) + "\n").encode())
+    store.update(f"""INSERT {{ GRAPH ?g {{ ?m <{AR.requirementClass}> <{UNINDEXED}> }} }}
+                     WHERE {{ GRAPH ?g {{ ?m a <{AR.PretrainedModel}> }}
+                              FILTER NOT EXISTS {{ GRAPH ?any {{ ?m <{AR.requirementClass}> ?c }} }} }}""")
     return len(rows)
 
 
-__all__ = ["INDEX_GRAPH", "annotate", "bucket", "bucket_low", "index_entry", "reindex"]
+__all__ = ["INDEX_GRAPH", "UNINDEXED", "annotate", "bucket", "bucket_low", "index_entry", "reindex"]

@@ -6,8 +6,12 @@
 (kg/tflite_model.py, kg/onnx_model.py: MACs of conv, depthwise and dense ops,
 output elements of pooling / elementwise / activation ops, plus 1 for the fixed
 per-inference overhead); ``cycles_k`` = exp(theta_k + delta_k[core family] +
-delta_k[runtime family] + delta_k[data type]), the deltas ridge-shrunk to 0 so
-a family seen on few boards stays near the global figure.  Tables without files
+delta_k[runtime family] + delta_k[data type] + delta_k[accelerator]), the deltas
+ridge-shrunk to 0 so a family seen on few boards stays near the global figure;
+a light pull on eta sends what boards of one category share into its delta.
+The penalties (ridge = eta_ridge = board_ridge = 1, calibration_prior = 0.1)
+were set among a handful of values by the leave-one-board-out figures of
+benchmarks/hardware_prediction.py (no held-out board is seen by any fit).  Tables without files
 (the STM32 zoo) give log-linear metadata terms instead (``log_fields``: weight
 bytes, activation bytes, input size), and a model measured on other boards can
 carry its own shrunk effect (``model_effect``).  Everything is fitted in log
@@ -17,9 +21,9 @@ model.
 A board nobody measured gets eta from a ridge regression of the training
 boards' eta on their specs (core, runtime and accelerator families, log clock);
 ``calibrate`` replaces it with the shrunk mean residual of a few records measured
-on that board.  ``Interval``: split-conformal, from leave-one-board-out
-residuals (``conformal_quantile``): with 90 % coverage the true figure lies in
-[pred / exp(q), pred * exp(q)].
+on that board.  Intervals: split-conformal, from out-of-board residuals
+(``conformal_quantile``, ``fit_with_interval``): with 90 % coverage the true
+figure lies in [pred / exp(q), pred * exp(q)].
 
 The residual learner (``residual="gbr"``, gradient boosting on the log residual)
 is used only where the benchmark finds it wins (benchmarks/hardware_prediction.py).
@@ -27,14 +31,15 @@ is used only where the benchmark finds it wins (benchmarks/hardware_prediction.p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .hardware import accelerator_kind, core_family, finite_float, quantization_kind, runtime_family
+from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_float, quantization_kind,
+                       runtime_family)
 
-__all__ = ["WORK_CLASSES", "CostModel", "Interval", "conformal_quantile", "work_fields", "lobo_predictions"]
+__all__ = ["WORK_CLASSES", "CostModel", "conformal_quantile", "work_fields", "lobo_predictions",
+           "fit_with_interval", "graph_work", "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
 WORK_CLASSES = ("conv", "depthwise", "dense", "other")
@@ -63,15 +68,6 @@ def conformal_quantile(abs_residuals: Sequence[float], coverage: float = 0.9) ->
     return float(r[k - 1]) if 0 < k <= len(r) else float("inf")
 
 
-@dataclass
-class Interval:
-    """A predicted figure with its 90 % interval (same unit)."""
-
-    value: float
-    low: float
-    high: float
-
-
 class CostModel:
     """log(target) = log(sum_k work_k * cycles_k) + phi . log_fields + eta_board [+ gamma_model].
 
@@ -82,13 +78,13 @@ class CostModel:
 
     def __init__(self, target: str = "latency_ms", *, work: bool = True, log_fields: Sequence[str] = (),
                  model_effect: bool = False, residual: str | None = None, ridge: float = 1.0,
-                 board_ridge: float = 10.0, calibration_prior: float = 0.5, board_key: str = "board",
-                 seed: int = 0):
+                 board_ridge: float = 1.0, calibration_prior: float = 0.1, board_key: str = "board",
+                 eta_ridge: float = 1.0, seed: int = 0):
         self.target, self.work, self.log_fields = target, work, tuple(log_fields)
         self.model_effect, self.residual = model_effect, residual
         self.ridge, self.board_ridge, self.kappa, self.seed = ridge, board_ridge, calibration_prior, seed
+        self.eta_ridge = eta_ridge
         self.board_key = board_key  # the field whose value has one efficiency (a board, or board + engine)
-        self.q90 = float("inf")
 
     # -- design -----------------------------------------------------------
     def _cats(self, r: Mapping) -> tuple[str, ...]:
@@ -125,6 +121,7 @@ class CostModel:
     # -- fit ----------------------------------------------------------------
     def fit(self, records: Iterable[Mapping]) -> "CostModel":
         from scipy.optimize import least_squares
+        from threadpoolctl import threadpool_limits
 
         self.__dict__.pop("x_mean", None)  # a refit imputes with its own training mean
         rows = [r for r in records if finite_float(r.get(self.target)) > 0]
@@ -173,17 +170,24 @@ class CostModel:
         def resid(p):
             theta, deltas, phi, eta, gam = unpack(p)
             lc = theta[None, :] + deltas[idx].sum(axis=1)
-            pred = np.log(np.maximum((Ws * np.exp(lc)).sum(1), 1e-30)) + X @ phi + eta[bidx] - lclock
+            # clipped: a wild step of the solver must not overflow into NaN
+            pred = np.log(np.maximum((Ws * np.exp(np.clip(lc, -60, 60))).sum(1), 1e-30)) + X @ phi + eta[bidx] - lclock
             if nm:
                 pred = pred + gam[midx]
             return np.concatenate([pred - y, sq * deltas.ravel(), sq * gam,
                                    # theta of a class no training model uses stays near the start
-                                   1e-3 * (theta - start)])
+                                   1e-3 * (theta - start),
+                                   # a light pull on the board effects: what boards of one core,
+                                   # runtime or accelerator share goes to that category's delta,
+                                   # which a new board of the category then inherits
+                                   se * eta])
 
         n = len(rows)
         P = K + n_lv * K + nx + nb + nm
         # Constant parts of the Jacobian: penalties, metadata, board and model one-hots.
-        J0 = np.zeros((n + n_lv * K + nm + K, P))
+        se = math.sqrt(self.eta_ridge)
+        J0 = np.zeros((n + n_lv * K + nm + K + nb, P))
+        J0[n + n_lv * K + nm + K + np.arange(nb), K + n_lv * K + nx + np.arange(nb)] = se
         J0[:n, K + n_lv * K:K + n_lv * K + nx] = X
         J0[np.arange(n), K + n_lv * K + nx + bidx] = 1.0
         if nm:
@@ -198,7 +202,7 @@ class CostModel:
 
         def jac(p):
             theta, deltas = unpack(p)[:2]
-            e = Ws * np.exp(theta[None, :] + deltas[idx].sum(axis=1))
+            e = Ws * np.exp(np.clip(theta[None, :] + deltas[idx].sum(axis=1), -60, 60))
             share = e / np.maximum(e.sum(1, keepdims=True), 1e-30)  # d pred / d log cycles_k
             J = J0.copy()
             J[:n, :K] = share
@@ -206,7 +210,11 @@ class CostModel:
             return J
 
         p0 = np.concatenate([np.full(K, start), np.zeros(n_lv * K + nx + nb + nm)])
-        sol = least_squares(resid, p0, jac=jac, method="trf", max_nfev=100)
+        try:
+            with threadpool_limits(1):  # a few hundred rows: BLAS threads only contend (100x slower here)
+                sol = least_squares(resid, p0, jac=jac, method="trf", max_nfev=100, tr_solver="lsmr")
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            raise ValueError(f"the {self.target} cost model did not converge on these records ({exc})") from exc
         theta, deltas, self.phi, self.eta, self.gamma = unpack(sol.x)
         self.params = (theta, deltas)
         self._fit_board_prior(rows, bidx)
@@ -255,7 +263,7 @@ class CostModel:
         lc = self._cycles_log(rows, self.params)
         lclock = self._log_clock(rows)
         lclock = np.where(np.isnan(lclock), self.mean_log_clock, lclock)
-        out = np.log(np.maximum((W * np.exp(lc)).sum(1), 1e-30)) + self._logx(rows) @ self.phi - lclock
+        out = np.log(np.maximum((W * np.exp(np.clip(lc, -60, 60))).sum(1), 1e-30)) + self._logx(rows) @ self.phi - lclock
         if self.model_effect:
             out += np.array([self.gamma[self.models.index(str(r.get("model")))]
                              if str(r.get("model")) in self.models else 0.0 for r in rows])
@@ -286,24 +294,31 @@ class CostModel:
             base = base + np.array([shift.get(str(r.get(self.board_key)), 0.0) for r in rows])
         return base
 
-    def predict_interval(self, rows: Sequence[Mapping], calibration: Sequence[Mapping] = ()) -> list[Interval]:
-        lp = self.predict_log(rows, calibration)
-        return [Interval(float(math.exp(v)), float(math.exp(v - self.q90)), float(math.exp(v + self.q90)))
-                for v in lp]
 
-    def fit_with_intervals(self, records: Sequence[Mapping], coverage: float = 0.9) -> "CostModel":
-        """fit, then set the interval half-width (log) from leave-one-board-out residuals."""
-        records = list(records)
-        res = lobo_predictions(records, lambda: self._clone(), self.target)
-        y = np.log([finite_float(r[self.target]) for r in records])
-        self.fit(records)
-        self.q90 = conformal_quantile(y - res, coverage)
-        return self
-
-    def _clone(self) -> "CostModel":
-        return CostModel(self.target, work=self.work, log_fields=self.log_fields, model_effect=self.model_effect,
-                         residual=self.residual, ridge=self.ridge, board_ridge=self.board_ridge,
-                         calibration_prior=self.kappa, board_key=self.board_key, seed=self.seed)
+def fit_with_interval(make, records: Sequence[Mapping], target: str, group: str = "board",
+                      folds: int = 10, coverage: float = 0.9, relative: bool = False):
+    """(model fitted on every record, log half-width q of its 90 % split-conformal interval).
+    q comes from out-of-group residuals: the ``group`` values (boards, devices) are dealt into
+    ``folds`` folds, each predicted by a model fitted on the others, so a board never
+    calibrates its own interval.  ``relative``: residuals centred within each group, the
+    uncertainty of comparing two candidates on the same board (the board's shared offset cancels)."""
+    records = [r for r in records if finite_float(r.get(target)) > 0]
+    keys = sorted({str(r.get(group)) for r in records})
+    fold_of = {k: i % folds for i, k in enumerate(keys)}
+    resid = []
+    for f in range(min(folds, len(keys))):
+        test = [r for r in records if fold_of[str(r.get(group))] == f]
+        train = [r for r in records if fold_of[str(r.get(group))] != f]
+        try:
+            m = make().fit(train)
+        except ValueError:
+            continue
+        r = np.log([finite_float(x[target]) for x in test]) - m.predict_log(test)
+        if relative:
+            g = np.array([str(x.get(group)) for x in test])
+            r = r - np.array([r[g == k].mean() for k in g])
+        resid += list(r)
+    return make().fit(records), conformal_quantile(np.abs(resid), coverage)
 
 
 def lobo_predictions(records: Sequence[Mapping], make, target: str = "latency_ms") -> np.ndarray:
@@ -320,3 +335,103 @@ def lobo_predictions(records: Sequence[Mapping], make, target: str = "latency_ms
             continue
         out[idx] = m.predict_log([records[i] for i in idx])
     return out
+
+
+# ---------------------------------------------------------------------------
+# The product: figures for (model, device) pairs of a store
+# ---------------------------------------------------------------------------
+_WORK_QUERY = """PREFIX ar: <https://w3id.org/arachne#>
+SELECT ?model ?cls (SUM(?macs) AS ?m) (SUM(?out) AS ?o) WHERE {
+  #VALUES#
+  ?model ar:hasOperatorUse ?u . ?u ar:operatorClass ?cls ; ar:operatorMacs ?macs ; ar:operatorOutputElements ?out .
+} GROUP BY ?model ?cls"""
+
+
+def graph_work(store, models: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    """{model IRI: work_<class>} from the operator classes stored at import (one query);
+    a model known only from benchmark tables falls back to MACs x the conv / depthwise /
+    dense shares (kg.graph_facts), and is absent when it has neither."""
+    from . import graph_facts
+
+    values = f"VALUES ?model {{ {' '.join(f'<{m}>' for m in models)} }}" if models is not None else ""
+    out: dict[str, dict[str, float]] = {}
+    for r in store.select(_WORK_QUERY.replace("#VALUES#", values)).dicts():
+        ops = [{"op_class": r["cls"], "macs": finite_float(r["m"]), "output_elements": finite_float(r["o"])}]
+        w = out.setdefault(r["model"], {f"work_{c}": 0.0 for c in WORK_CLASSES})
+        for k, v in work_fields(ops).items():
+            w[k] += v
+    for m, f in graph_facts.model_facts(store, models).items():
+        macs = finite_float(f.get("macs"))
+        if m not in out and macs > 0:
+            shares = [finite_float(f.get(k)) for k in ("frac_conv", "frac_dwconv", "frac_dense")]
+            shares = [s if np.isfinite(s) else 0.0 for s in shares]
+            conv = shares[0] if sum(shares) > 0 else 1.0  # no breakdown: all MACs count as conv
+            out[m] = {"work_conv": macs * conv, "work_depthwise": macs * shares[1],
+                      "work_dense": macs * shares[2], "work_other": 0.0}
+    return out
+
+
+def _figure(value, provenance, low=None, high=None, unit="") -> dict:
+    return {"value": value, "unit": unit, "provenance": provenance, "interval90": [low, high] if low is not None else None}
+
+
+def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
+    """Latency (ms), energy (uJ), RAM and flash (bytes) of ``model`` on each of ``devices``
+    (IRIs), each with its provenance: "measured" (a benchmark record of the pair, median of
+    repeats), "from the file" (flash = file size; RAM = the TFLM arena read at import) or
+    "predicted" (the cost model fitted on the store's records, with its 90 % split-conformal
+    interval from leave-one-device-out residuals).  What /predict should return."""
+    from . import graph_facts
+
+    facts = graph_facts.model_facts(store, [model]).get(model)
+    if facts is None:
+        raise KeyError(model)
+    devs = graph_facts.device_facts(store, list(devices))
+    records = graph_facts.benchmark_records(store)
+    notes: list[str] = []
+    rows = graph_facts.latency_training_rows(store)
+    work = graph_work(store)
+    train = [dict(r, board=r["device"], **work[r["model"]]) for r in rows if r["model"] in work]
+    fitted = {}
+    for target in ("latency_ms", "energy_uj"):
+        usable = [r for r in train if finite_float(r.get(target)) > 0]
+        if len({r["board"] for r in usable}) >= 3 and model in work:
+            fitted[target] = fit_with_interval(lambda: CostModel(target), usable, target) + ("cost model",)
+            continue
+        # Records without operator work (tables of models nobody imported as files): today's regressor.
+        usable = [r for r in rows if finite_float(r.get(target)) > 0]
+        if len({r["device"] for r in usable}) >= 3:
+            make = lambda: MeasurementModel(target, numeric=graph_facts.LATENCY_NUMERIC,  # noqa: E731
+                                            categorical=graph_facts.LATENCY_CATEGORICAL)
+            fitted[target] = fit_with_interval(make, usable, target, group="device") + ("metadata regressor",)
+        else:
+            notes.append(f"no {target} prediction: fewer than three devices with a measured {target}")
+    for target, (_, q, how) in fitted.items():
+        notes.append(f"{target} predicted by the {how} fitted on {len(rows)} records; "
+                     f"90 % interval = prediction x/÷ {math.exp(q):.2f} (split-conformal, leave-devices-out)")
+    out = []
+    for dev in devices:
+        d = devs.get(dev) or {"device": dev}
+        meas = [r for r in records if r["model"] == model and r["device"] == dev]
+        row = dict(graph_facts.prediction_row(facts, d), board=dev, **work.get(model, {}))
+        pair = {"device": dev, "device_name": d.get("name")}
+        for target, unit in (("latency_ms", "ms"), ("energy_uj", "uJ")):
+            vals = [r[target] for r in meas if r.get(target)]
+            if vals:
+                pair[target] = _figure(float(np.median(vals)), "measured", unit=unit)
+            elif target in fitted:
+                reg, q, _ = fitted[target]
+                v = float(reg.predict_log([row])[0])
+                pair[target] = _figure(math.exp(v), "predicted", math.exp(v - q), math.exp(v + q), unit)
+            else:
+                pair[target] = None
+        for target, key, file_key in (("ram_bytes", "ram_bytes", "arena_bytes"), ("flash_bytes", "flash_bytes", "model_bytes")):
+            vals = [r[key] for r in meas if r.get(key)]
+            if vals:
+                pair[target] = _figure(float(np.median(vals)), "measured", unit="byte")
+            elif finite_float(facts.get(file_key)) > 0:
+                pair[target] = _figure(float(facts[file_key]), "from the file", unit="byte")
+            else:
+                pair[target] = None
+        out.append(pair)
+    return {"model": model, "model_name": facts.get("name"), "pairs": out, "notes": notes}

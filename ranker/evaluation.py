@@ -14,11 +14,21 @@ Protocols (all seeded, nothing tuned on a held-out split):
   interval over datasets of learned minus each baseline; and the predicted
   accuracy (error in points, interval coverage) of a seeded random half of each
   dataset's models, their figures hidden.
-* MLPerf Tiny: latency regression, leave-one-board-out over ``board_canonical``.
+* MLPerf Tiny: latency regression, leave-one-board-out over ``board_canonical``;
+  ``evaluate_hardware_prediction`` (benchmarks/hardware_prediction.py): the cost
+  model on the records joined to their .tflite files beside today's regressor,
+  with 0, 1 and 3 calibration records of the held-out submission, conformal
+  intervals, energy, and the STM32 zoo's latency and RAM.
 * STM32 model zoo: per (task, dataset, metric, board) group with >= 3
   candidates, ground truth = Copeland over true accuracy, latency and RAM;
-  leave-one-board-out, the held-out board's latency/RAM are predicted; Shadow
-  is plain Copeland over accuracy and the two predictions, as in the product.
+  leave-one-board-out, the held-out board's latency/RAM are predicted (headline:
+  the cost model; ``_ridge_gbr``: today's regressor); Shadow is plain Copeland over
+  accuracy and the two predictions, as in the product (``shadow_interval``, the
+  hardware votes weighed by the probability one candidate is faster, is measured
+  beside it and loses, so the product keeps plain Copeland).  The budget decision:
+  latency budgets at each group's 25/50/75th percentile, RAM = the board's, regret
+  against the oracle and the share of picks that break the budget.  Fusion gets no
+  feature computed from accuracy (the label its ground truth includes).
 * digits: a small zoo trained here; estimator scores vs. real fine-tuned accuracy.
 """
 from __future__ import annotations
@@ -386,23 +396,28 @@ def _conformal_lobo(records: list[dict], y: np.ndarray, pred: np.ndarray, covera
     return float(np.mean(inside)), float(np.median(width))
 
 
-def _calibrated_lobo(records: list[dict], make, n_cal: int, target: str = "latency_ms", repeats: int = 3):
-    """(true log, predicted log) of the held-out board's other records after ``n_cal`` of its
-    records (seeded random choice, ``repeats`` draws) calibrate the model fitted on the rest."""
+def _lobo_with_calibration(records: list[dict], make, target: str = "latency_ms", n_cals=(1, 3)):
+    """Leave-one-board-out log predictions with 0 calibration records, and for each n in
+    ``n_cals`` (true log, predicted log) of every held-out device's other records after n of
+    its records (seeded random choice) calibrate the same fit.  A device is one submission
+    (board + software stack + round): its own records calibrate it."""
     rng = np.random.default_rng(0)
-    ts, ps = [], []
+    pred0 = np.full(len(records), np.nan)
+    cal = {n: ([], []) for n in n_cals}
     for b in sorted({r["board"] for r in records}):
-        test = [r for r in records if r["board"] == b]
-        if len(test) <= n_cal:
-            continue
         m = make().fit([r for r in records if r["board"] != b])
-        for _ in range(repeats):
-            pick = set(rng.choice(len(test), n_cal, replace=False).tolist())
-            cal = [test[i] for i in pick]
-            rest = [test[i] for i in range(len(test)) if i not in pick]
-            ps += list(m.predict_log(rest, calibration=cal))
-            ts += list(np.log([r[target] for r in rest]))
-    return np.array(ts), np.array(ps)
+        idx = [i for i, r in enumerate(records) if r["board"] == b]
+        pred0[idx] = m.predict_log([records[i] for i in idx])
+        for dev in sorted({records[i]["device"] for i in idx}):
+            test = [records[i] for i in idx if records[i]["device"] == dev]
+            for n in n_cals:
+                if len(test) <= n:
+                    continue
+                pick = set(rng.choice(len(test), n, replace=False).tolist())
+                rest = [test[i] for i in range(len(test)) if i not in pick]
+                cal[n][1].extend(m.predict_log(rest, calibration=[test[i] for i in pick]))
+                cal[n][0].extend(np.log([r[target] for r in rest]))
+    return pred0, {n: (np.array(t), np.array(p)) for n, (t, p) in cal.items()}
 
 
 def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
@@ -414,27 +429,24 @@ def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
     feats = mlperf_file_features(data_dir)
     recs = [dict(r, **feats[r["model"]]) for r in mlperf_records(data_dir) if r["model"] in feats]
     y = np.log([r["latency_ms"] for r in recs])
-    learners = {"today": lambda: LatencyModel(), "cost": lambda: CostModel(),
-                "cost_gbr": lambda: CostModel(residual="gbr")}
-    preds = {}
-    for name, make in learners.items():
-        log(f"hardware: mlperf latency, leave-one-board-out, {name}")
-        preds[name] = lobo_predictions(recs, make)
-        res[f"mlperf_lobo_latency_spearman_{name}"] = spearman(y, preds[name])
-        res[f"mlperf_lobo_latency_median_ape_pct_{name}"] = float(np.nanmedian(_ape(y, preds[name])))
+    log("hardware: mlperf latency, leave-one-board-out, today's regressor")
+    preds = {"today": lobo_predictions(recs, lambda: LatencyModel())}
+    cals = {}
+    for name, resid in (("cost", None), ("cost_gbr", "gbr")):
+        log(f"hardware: mlperf latency, leave-one-board-out, {name} (0, 1, 3 calibration records)")
+        preds[name], cals[name] = _lobo_with_calibration(recs, lambda: mlperf_cost_model(residual=resid))
+    for name, p in preds.items():
+        res[f"mlperf_lobo_latency_spearman_{name}"] = spearman(y, p)
+        res[f"mlperf_lobo_latency_median_ape_pct_{name}"] = float(np.nanmedian(_ape(y, p)))
     # The learner: the cost model, its residual learner only where it wins in this run.
     best = min(("cost", "cost_gbr"), key=lambda k: res[f"mlperf_lobo_latency_median_ape_pct_{k}"])
     res["mlperf_chosen_learner_is_cost_gbr"] = float(best == "cost_gbr")
     res["mlperf_lobo_latency_spearman"] = res[f"mlperf_lobo_latency_spearman_{best}"]
     res["mlperf_lobo_latency_median_ape_pct"] = res[f"mlperf_lobo_latency_median_ape_pct_{best}"]
-    for n_cal in (1, 3):
-        log(f"hardware: mlperf latency, {n_cal} calibration record(s)")
-        for name in ("today", best):
-            t, p = _calibrated_lobo(recs, learners[best], n_cal) if name == best else (None, None)
-            if name == "today":
-                continue  # today's regressor has no calibration: its figure is the 0-record one
-            res[f"mlperf_lobo_cal{n_cal}_latency_spearman"] = spearman(t, p)
-            res[f"mlperf_lobo_cal{n_cal}_latency_median_ape_pct"] = float(np.median(_ape(t, p)))
+    for n, (t, p) in cals[best].items():
+        res[f"mlperf_lobo_cal{n}_latency_spearman"] = spearman(t, p)
+        res[f"mlperf_lobo_cal{n}_latency_median_ape_pct"] = float(np.median(_ape(t, p)))
+        res[f"mlperf_lobo_cal{n}_rows"] = float(len(t))
     for name in ("today", best):
         cov, width = _conformal_lobo(recs, y, preds[name])
         sfx = "" if name == best else "_today"
@@ -444,11 +456,12 @@ def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
     if len(erecs) > 5:
         log("hardware: mlperf energy, leave-one-board-out")
         ey = np.log([r["energy_uj"] for r in erecs])
-        ep = lobo_predictions(erecs, lambda: CostModel("energy_uj"), "energy_uj")
+        ep = lobo_predictions(erecs, lambda: mlperf_cost_model("energy_uj"), "energy_uj")
         res["mlperf_lobo_energy_median_ape_pct"] = float(np.nanmedian(_ape(ey, ep)))
         res["mlperf_lobo_energy_spearman"] = spearman(ey, ep)
         ep0 = lobo_predictions(erecs, lambda: MeasurementModel("energy_uj"), "energy_uj")
         res["mlperf_lobo_energy_median_ape_pct_today"] = float(np.nanmedian(_ape(ey, ep0)))
+        res["mlperf_lobo_energy_spearman_today"] = spearman(ey, ep0)
         res["mlperf_energy_rows"] = float(len(erecs))
     res["mlperf_rows"] = float(len(recs))
     res["mlperf_boards"] = float(len({r["board"] for r in recs}))
@@ -456,15 +469,24 @@ def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
     return res
 
 
-def stm32_cost_model(target: str = "latency_ms") -> "CostModel":
-    """The STM32 zoo has no files: log-linear metadata terms (weight bytes, activation bytes,
-    input size), a shrunk effect per model measured on other boards, one efficiency per
-    board and engine (CPU, NPU, GPU ...)."""
+def mlperf_cost_model(target: str = "latency_ms", residual: str | None = None):
+    """The cost model on records joined to model files: one efficiency per submission
+    (board + software stack), calibrated by that submission's own records."""
     from .cost_model import CostModel
 
-    fields = ("weights_kib", "act_kib", "input_size") if target == "latency_ms" else ("act_kib",)
-    return CostModel(target, work=False, log_fields=fields, model_effect=target == "latency_ms",
-                     board_key="device")
+    return CostModel(target, residual=residual, board_key="device")
+
+
+def stm32_cost_model(target: str = "latency_ms") -> "CostModel":
+    """The STM32 zoo has no files: log-linear metadata terms (weight bytes, activation bytes,
+    input size) and a shrunk effect per model measured on other boards."""
+    from .cost_model import CostModel
+
+    # One efficiency per board: the engine (CPU, NPU ...) enters as the accelerator category.
+    # RAM: the activation arena maps to the runtime's RAM; where the table has no arena
+    # (NPU exports) the weights, the input size and the model's RAM on other boards stand in.
+    return CostModel(target, work=False, log_fields=("weights_kib", "act_kib", "input_size"),
+                     model_effect=True, board_ridge=0.1)
 
 
 def _stm32_lobo(rows: list[dict], target: str):
@@ -671,7 +693,31 @@ def stm32_shadow(cands: list[dict], lat, ram, task: bool = True):
     return copeland(voters, [c["id"] for c in cands], directions=STM32_DIRECTIONS)
 
 
+def interval_copeland(accuracy, lat_log, ram_log, q_lat: float, q_ram: float) -> np.ndarray:
+    """Copeland where the hardware voters weigh each pair by the probability that one is
+    faster (smaller): a normal error with the 90 % conformal half-width q (sd = q / 1.645)
+    on each log prediction.  Two candidates whose intervals overlap much get ~1/2 a vote
+    each way, so the task voter decides them.  Scores: wins - losses (ties: accuracy)."""
+    from scipy.stats import norm
+
+    acc = np.asarray(accuracy, dtype=float)
+    pair = (acc[:, None] > acc[None, :]).astype(float)
+    for v, q in ((np.asarray(lat_log), q_lat), (np.asarray(ram_log), q_ram)):
+        sd = max(q, 1e-9) / 1.645 * math.sqrt(2)
+        pair += norm.cdf((v[None, :] - v[:, None]) / sd)  # P(row smaller than column)
+    np.fill_diagonal(pair, 0.0)
+    score = (pair > pair.T + 1e-12).sum(1) - (pair < pair.T - 1e-12).sum(1)
+    return score + 1e-3 * (acc - acc.min()) / (np.ptp(acc) + 1e-12)
+
+
 def _stm32_fit_hw(train_rows: list[dict], kind: str):
+    if kind == "cost":
+        from .cost_model import fit_with_interval
+
+        # (model, conformal half-width of within-board comparisons, from out-of-board residuals)
+        return tuple(fit_with_interval(lambda t=target: stm32_cost_model(t), train_rows, target, folds=5,
+                                       relative=True)
+                     for target in ("latency_ms", "ram_kib"))
     return tuple(MeasurementModel(target, numeric=STM32_NUMERIC, categorical=STM32_CATEGORICAL,
                                   key_fields=("model", "device"), kind=kind).fit(train_rows)
                  for target in ("latency_ms", "ram_kib"))
@@ -686,15 +732,16 @@ _CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-a")
 
 
 def _fusion_vectors(group: list[dict], tasks_vocab: list[str]):
-    """Model tokens, task token and hardware token for the Fusion ranker."""
-    acc = np.array([c["accuracy"] for c in group])
-    accz = (acc - acc.mean()) / (acc.std() + 1e-9)  # metrics differ by dataset: use group-relative
+    """Model tokens, task token and hardware token for the Fusion ranker.
+
+    No token is computed from the candidates' accuracy: the ground truth it learns to
+    predict includes accuracy (an earlier version fed the z-scored accuracy and leaked it)."""
     # The model's own weight bytes, as the product's model tokens carry log_model_bytes.
-    mf = np.array([[a, math.log(c["input_size"]) if c["input_size"] > 0 else np.nan, c["width"],
+    mf = np.array([[math.log(c["input_size"]) if c["input_size"] > 0 else np.nan, c["width"],
                     math.log(c["weights_kib"]) if c["weights_kib"] > 0 else np.nan,
                     c["other_log_weights"], c["other_log_act"], c["other_speed"],
                     1.0 if "int8" in c["quantization"] else 0.0]
-                   for a, c in zip(accz, group)])
+                   for c in group])
     c0 = group[0]
     task = np.array([[1.0 if c0["task"] == t else 0.0 for t in tasks_vocab]])
     fam = core_family(c0["core"])
@@ -705,8 +752,40 @@ def _fusion_vectors(group: list[dict], tasks_vocab: list[str]):
     return mf, task, hw
 
 
+STM32_BUDGET_PCTS = (25, 50, 75)
+
+
+def stm32_budget_pick(cands: list[dict], score, lat_log, ram_log, budget_ms: float, ram_kib: float) -> int:
+    """The product's budget rule: keep the candidates whose predicted latency and RAM fit
+    (all of them when none is predicted to fit), take the one the method scores highest."""
+    fit = [i for i in range(len(cands)) if math.exp(lat_log[i]) <= budget_ms and math.exp(ram_log[i]) <= ram_kib]
+    pool = fit or list(range(len(cands)))
+    return max(pool, key=lambda i: (score[i], -i))
+
+
+def _budget_outcomes(test: list[dict], scores: Mapping[str, np.ndarray], plat, pram) -> dict[str, list]:
+    """Per method, (regret points, violated) for budgets at the group's latency percentiles.
+    Oracle: the most accurate candidate whose TRUE latency and RAM fit (board RAM); a budget
+    nothing fits is skipped.  Regret is clipped at 0: a pick that breaks the budget earns nothing."""
+    lat = np.array([c["latency_ms"] for c in test])
+    ram = np.array([c["ram_kib"] for c in test])
+    acc = np.array([c["accuracy"] for c in test])
+    board_ram = test[0]["board_ram_kib"] if np.isfinite(test[0]["board_ram_kib"]) else float("inf")
+    out: dict[str, list] = {}
+    for pct in STM32_BUDGET_PCTS:
+        budget = float(np.percentile(lat, pct))
+        ok = (lat <= budget) & (ram <= board_ram)
+        if not ok.any():
+            continue
+        best = acc[ok].max()
+        for name, sc in scores.items():
+            i = stm32_budget_pick(test, sc, plat, pram, budget, board_ram)
+            out.setdefault(name, []).append((max(best - acc[i], 0.0), bool(not ok[i])))
+    return out
+
+
 def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
-                   kinds: Sequence[str] = ("ridge+gbr", "ridge", "gbr"),
+                   kinds: Sequence[str] = ("cost", "ridge+gbr", "ridge", "gbr"),
                    boards: Sequence[str] | None = None,
                    details: dict | None = None) -> dict[str, float]:
     """Leave-one-board-out hardware-aware ranking on the STM32 zoo.
@@ -733,6 +812,7 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
         eval_boards = [b for b in eval_boards if b in set(boards)]
     per: dict[str, dict[str, list[float]]] = {}
     per_group: dict[str, list[tuple]] = {}
+    budget: dict[str, list[tuple]] = {}
 
     def record(name, truth, pred, held, key):
         d = per.setdefault(name, {"tau_w": [], "ndcg5": [], "regret": []})
@@ -750,6 +830,10 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
         pool = [r for r in rows if r["board"] != held]
         train = _add_other_board_features(pool, pool, {held})
         regs = {kind: _stm32_fit_hw(train, kind) for kind in kinds}
+        q_hw = {}
+        if "cost" in regs:
+            (lat_m, q_lat), (ram_m, q_ram) = regs["cost"]
+            regs["cost"], q_hw = (lat_m, ram_m), {"lat": q_lat, "ram": q_ram}
         # Fusion: trained on the other boards' groups (their true hardware numbers are known).
         fus_tasks = []
         for key, g in groups.items():
@@ -787,6 +871,18 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
                 for share in STM32_ERROR_SHARES:
                     record_pair(f"_curve_err{round(100 * share)}pct", truth, test, _shrink_error(true_lat, plat, share),
                                 _shrink_error(true_ram, pram, share), held, key)
+            plat0, pram0 = regs[kinds[0]][0].predict_log(test), regs[kinds[0]][1].predict_log(test)
+            scores = {"shadow": stm32_shadow(test, plat0, pram0).order_scores(),
+                      "hw_only": stm32_shadow(test, plat0, pram0, task=False).order_scores(),
+                      "task_only": np.array([c["accuracy"] for c in test])}
+            if fusion is not None:
+                scores["fusion"] = fusion.score(mf, tk, hw)
+            if q_hw and kinds[0] == "cost":
+                scores["shadow_interval"] = interval_copeland([c["accuracy"] for c in test], plat0, pram0,
+                                                              q_hw["lat"], q_hw["ram"])
+                record("shadow_interval", truth, scores["shadow_interval"], held, key)
+            for name, outs in _budget_outcomes(test, scores, plat0, pram0).items():
+                budget.setdefault(name, []).extend(outs)
             oracle = copeland({"latency": true_lat, "ram": true_ram}, [c["id"] for c in test],
                               directions=STM32_DIRECTIONS)
             record("hw_only_oracle", truth, oracle.order_scores(), held, key)
@@ -794,6 +890,8 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
     for name in ("shadow", "fusion", "task_only", "hw_only"):
         for m in ("tau_w", "ndcg5", "regret"):
             res[f"stm32_{name}_{m}"] = _nanmean(per[name][m])
+    if "shadow_interval" in per:
+        res["stm32_shadow_interval_tau_w"] = _nanmean(per["shadow_interval"]["tau_w"])
     for name in ("hw_only_oracle", "shadow_true_ram", "hw_only_true_ram"):
         res[f"stm32_{name}_tau_w"] = _nanmean(per[name]["tau_w"])
     for i, kind in enumerate(kinds):
@@ -813,11 +911,18 @@ def evaluate_stm32(data_dir: Path, fusion_epochs: int = 150,
             res[f"stm32_{name}_tau_w@{held}"] = _nanmean(t for b, _, t in per_group[name] if b == held)
     # Paired bootstrap over the groups: is a lead more than the spread between groups?
     taus = {name: [t for _, _, t in per_group[name]] for name in per_group}
-    for a, b in (("shadow", "hw_only"), ("shadow", "task_only"), ("shadow_true_ram", "hw_only_true_ram")):
+    for a, b in (("shadow", "hw_only"), ("shadow", "task_only"), ("shadow_true_ram", "hw_only_true_ram"),
+                 ("shadow_interval", "shadow")):
+        if a not in taus:
+            continue
         mean, lo, hi = paired_bootstrap(taus[a], taus[b])
         res[f"stm32_{a}_minus_{b}_mean"] = mean
         res[f"stm32_{a}_minus_{b}_ci95_low"] = lo
         res[f"stm32_{a}_minus_{b}_ci95_high"] = hi
+    for name, outs in budget.items():
+        res[f"stm32_budget_top1_regret_pts_{name}"] = float(np.mean([o[0] for o in outs]))
+        res[f"stm32_budget_violation_rate_{name}"] = float(np.mean([o[1] for o in outs]))
+    res["stm32_budget_decisions"] = float(len(budget.get("shadow", [])))
     res["stm32_groups"] = float(sum(1 for k in groups if k[3] in set(eval_boards)))
     res["stm32_boards"] = float(len(eval_boards))
     if details is not None:

@@ -24,6 +24,12 @@ lower median error; on the STM32 zoo ridge alone orders latency within a
 board better and the two-stage model RAM, with no clear winner.  The default
 stays the two-stage model chosen before measuring.
 
+This is "today's regressor" of benchmarks/hardware_prediction.py: the cost model
+of ranker/cost_model.py (per-operator-class work read from the model file, one
+efficiency per board, calibration from a board's own records, conformal
+intervals) is printed beside it, and ``ranker.cost_model.predict_pairs`` uses
+the cost model wherever the store's records join models with operator work.
+
 Every prediction carries provenance: "measured" when a training record exists
 for the same (model, device) key - the measurement is returned as is - and
 "predicted" otherwise.

@@ -3,8 +3,10 @@
     recommend(store, Request(device=..., task=...), method="shadow", k=10, data=None)
         -> Recommendation (rows: RankedModel, best first; excluded; voters; notes)
 
-1. Candidates: kg.feasibility.feasible_models (the device, the task, the budgets); the
-   infeasible ones come back in `excluded` with their reasons.
+1. Candidates: kg.feasibility.feasible_models (the device, the task, the budgets): the models
+   that fit or likely fit (only those that fit for `verified_only`), each row carrying its
+   outcome, the unknown figures behind a "likely", notes such as "needs an external camera",
+   and the provenance of each figure; the rest come back in `excluded` with their reasons.
 2. Facts, in one query for all candidates (ranker.graph_facts.model_facts): name, MACs,
    parameters, arena and file bytes, operators, format, quantization, and accuracy for the
    task with its provenance ("measured" on this device, "reported" by the model's
@@ -25,7 +27,8 @@
    Borda over those present among accuracy, logme, leep, learned. NCE is shown but does not
    vote: it reads the same joint of labels and source classes as LEEP, hard instead of soft.
 5. Aggregation (ranker.aggregation) over the voters [task, latency, energy, headroom]
-   (energy only when two or more candidates have a figure; a missing figure is an abstention):
+   (energy only when two or more candidates have a figure; a missing hardware figure is an
+   abstention, but a candidate without a task figure ranks below those with one):
    shadow = Copeland (tie-break: Borda points, then the task voter's rank, then the name);
    borda, rrf, weighted (equal weights over min-max normalised scores), lexicographic (in the
    voter order, no tolerance); fusion = the trained hardware-aware ranker's score (ties: the
@@ -97,16 +100,23 @@ class RankedModel:
     why: str
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The feasibility outcome ("fits" | "likely"), the unknown figures behind a "likely", and
+    # where each figure the check used comes from (kg.feasibility.PairCheck.provenance).
+    outcome: str = "fits"
+    unknowns: list[str] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
 
 
 @dataclass
 class Excluded:
-    """An infeasible model of the request's task, with the constraints it violates."""
+    """An infeasible model of the request's task, with the constraints it violates (or, for a
+    verified-only request, the figures that are unknown: outcome "likely")."""
 
     model: str
     name: str | None
     reasons: list[str]
     warnings: list[str] = field(default_factory=list)
+    outcome: str = "does not fit"
 
 
 @dataclass
@@ -345,10 +355,11 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
 
     feasible, infeasible = feasible_models(store, request)
     notes: list[str] = list(rankers.problems)
-    excluded = [Excluded(c.model, c.name, list(c.reasons), list(c.warnings)) for c in infeasible]
+    excluded = [Excluded(c.model, c.name, list(c.why_not), list(c.warnings), c.outcome) for c in infeasible]
     req = {"device": request.device, "task": request.task, "modality": request.modality,
            "max_latency_ms": request.max_latency_ms, "max_energy_uj": request.max_energy_uj,
-           "reserved_ram_bytes": request.reserved_ram_bytes, "reserved_flash_bytes": request.reserved_flash_bytes}
+           "reserved_ram_bytes": request.reserved_ram_bytes, "reserved_flash_bytes": request.reserved_flash_bytes,
+           "verified_only": request.verified_only, "onboard_sensors": request.onboard_sensors}
 
     def answer(rows, voters, directions, tiebreak, task_voter):
         return Recommendation(request.device, device.get("name"), request.task, method, k, voters, directions,
@@ -367,7 +378,7 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
         f["ram_need_bytes"] = _num(c.facts.get("needRam"))
         f["signals"] = {s: None for s in TASK_SIGNALS}
         f["signals"]["accuracy"] = f.get("accuracy_pct")
-        f["notes"] = []
+        f["notes"] = list(c.notes)
         cands.append(f)
     labels = _labels(cands)
 
@@ -430,6 +441,16 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
     else:
         task_voter = "none"
         notes.append("no task fitness signal (no accuracy, data or trained ranker): ranked on hardware only")
+    unknown_task: set[int] = set()
+    if "task" in voters and None in voters["task"]:
+        # Unknown never wins by abstention: a candidate the task voter has no figure for ranks
+        # below every candidate with one (the voter orders; the value itself is shown as None).
+        known = [v for v in voters["task"] if v is not None]
+        unknown_task = {i for i, v in enumerate(voters["task"]) if v is None}
+        voters["task"] = [min(known) - 1.0 if v is None else v for v in voters["task"]]
+        for i in unknown_task:
+            cands[i]["notes"].append("no task figure (accuracy or other task signal): "
+                                     "ranked below every candidate with one on the task voter")
     lat = [f["latency_ms"] for f in cands]
     if _present(lat):
         voters["latency"] = lat
@@ -466,7 +487,8 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
             why = explain(result, lab, order[pos + 1])
         else:
             why = f"last of the {len(order)} feasible candidates" if len(order) > 1 else "the only feasible candidate"
-        scores = {v: _num(vals[index[lab]]) for v, vals in voters.items()}
+        scores = {v: None if v == "task" and index[lab] in unknown_task else _num(vals[index[lab]])
+                  for v, vals in voters.items()}
         if method == "fusion":
             scores = {"fusion": float(result.scores[lab]), **scores}
         vr = {v: (None if math.isnan(r[lab]) else float(r[lab])) for v, r in result.voter_ranks.items()}
@@ -482,5 +504,6 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
             model_bytes=_int(f.get("model_bytes")), format=f.get("format"), quantization=f.get("quantization"),
             operators=list(f.get("operators") or []), task_signals=dict(f["signals"]), scores=scores,
             voter_ranks=vr, score=_num(result.scores[lab]), why=why,
-            warnings=list(f["check"].warnings), notes=f["notes"]))
+            warnings=list(f["check"].warnings), notes=f["notes"], outcome=f["check"].outcome,
+            unknowns=list(f["check"].unknowns), provenance=dict(f["check"].provenance)))
     return answer(rows, list(result.voters), directions, result.tiebreak, task_voter)

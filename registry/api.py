@@ -137,9 +137,8 @@ def _label(iri: str | None) -> str:
 
 def check_json(c) -> dict:
     """One kg.feasibility.PairCheck as JSON."""
-    facts = {k: v for k, v in c.facts.items() if k not in ("model", "device", "name") and v is not None}
-    return {"model": c.model, "device": c.device, "name": c.name, "feasible": c.feasible,
-            "reasons": list(c.reasons), "warnings": list(c.warnings), "facts": facts}
+    facts = {k: v for k, v in c.facts.items() if k not in ("model", "device", "name")}  # None: unknown
+    return {**c.to_dict(), "facts": facts}
 
 
 def device_detail(iri: str) -> dict | None:
@@ -250,8 +249,9 @@ def _plain(value):
 
 def recommend_json(params) -> dict:
     """Run the ranker (ranker.recommend.recommend, as `arachne recommend` does) for request parameters:
-    device, task, modality, budgets, method (shadow, borda, ...) and k; the JSON answer, with the
-    ranked models under `ranking` (best first)."""
+    device, task, modality, budgets, verified_only, onboard_sensors, method (shadow, borda, ...)
+    and k; the JSON answer, with the ranked models under `ranking` (best first), each with its
+    feasibility outcome, unknowns and provenance."""
     from ranker.recommend import recommend
 
     device = resolve(params.get("device"), "device")
@@ -260,7 +260,8 @@ def recommend_json(params) -> dict:
                            validationErrors=[{"field": "device", "description": "required: a device IRI or name"}])
     req = names.make_request(device, params.get("task"), params.get("modality") or None,
                        _number(params, "max_latency_ms", float), _number(params, "max_energy_uj", float),
-                       _number(params, "reserve_ram", int) or 0, _number(params, "reserve_flash", int) or 0)
+                       _number(params, "reserve_ram", int) or 0, _number(params, "reserve_flash", int) or 0,
+                       _flag(params, "verified_only"), _flag(params, "onboard_sensors"))
     options = {}
     if params.get("method"):
         options["method"] = params["method"]
@@ -288,6 +289,17 @@ def chart_points(ranking: list) -> list[dict]:
             points.append({"name": item["name"] or _label(item["model"]), "accuracy": float(acc),
                            "latency": float(lat), "rank": item["rank"]})
     return points
+
+
+def _flag(params, name: str) -> bool:
+    """An on/off request parameter: 1/true/yes or 0/false/no (absent: off)."""
+    raw = (params.get(name) or "").lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ProblemError(400, "Bad Request", f"{name} must be 1 or 0", validationErrors=[
+        {"field": name, "description": f"expected 1/true/yes or 0/false/no, found {params.get(name)!r}"}])
 
 
 def _number(params, name: str, kind):
@@ -413,7 +425,9 @@ def store_uploaded_model(files, form) -> tuple[int, dict, str]:
 @bp.get("/feasible")
 def feasible():
     """?device=... : feasible models for a device; ?model=... : feasible devices for a model.
-    Optional: task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash, why=1."""
+    Optional: task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash, why=1,
+    verified_only=1 (only "fits"), onboard_sensors=1 (a missing on-board sensor excludes). Each
+    answer carries its outcome (fits / likely / does not fit), unknowns, notes and provenance."""
     from kg import feasibility
 
     args = request.args
@@ -423,7 +437,8 @@ def feasible():
             {"field": "device", "description": "a device IRI or name, or give `model` instead"}])
     store = registry().store
     budgets = (_number(args, "max_latency_ms", float), _number(args, "max_energy_uj", float),
-               _number(args, "reserve_ram", int) or 0, _number(args, "reserve_flash", int) or 0)
+               _number(args, "reserve_ram", int) or 0, _number(args, "reserve_flash", int) or 0,
+               _flag(args, "verified_only"), _flag(args, "onboard_sensors"))
     why = args.get("why", "").lower() in ("1", "true", "yes")
     try:
         if device:

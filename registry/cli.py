@@ -227,20 +227,35 @@ def budget_options(fn):
     return fn
 
 
+def evidence_options(fn):
+    """How strict the feasibility answer is (feasible, check, recommend)."""
+    for opt in reversed([
+        click.option("--verified-only", is_flag=True,
+                     help="Only models that fit on known figures (measured or from the file): no 'likely'."),
+        click.option("--onboard-sensors", is_flag=True,
+                     help="A board without an on-board sensor for the model's input does not fit "
+                          "(default: it fits, needing an external one)."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
 @cli.command()
 @click.option("--device", help="Device IRI or name: which models fit it?")
 @click.option("--model", help="Model IRI or name: which devices can run it?")
 @click.option("--task", help="Only models for this task (name or IRI).")
 @click.option("--modality", type=click.Choice(MODALITIES))
 @budget_options
+@evidence_options
 @click.option("--why", is_flag=True, help="Also list the excluded candidates and the constraints they violate.")
 @click.option("--ids", is_flag=True, help="With --device: only the feasible models' IRIs, one per line, from the "
               "requirement index (fast on large registries; no figures).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.pass_context
-def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash, why,
-             ids, as_json):
-    """Feasible models for a device, or feasible devices for a model."""
+def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash,
+             verified_only, onboard_sensors, why, ids, as_json):
+    """Feasible models for a device, or feasible devices for a model: each fits (on measured or
+    file-derived figures), is likely to fit (some figure unknown: named) or does not fit."""
     import json
 
     from kg import feasibility
@@ -252,33 +267,35 @@ def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, 
         fail("--ids lists the feasible models of a --device (without --task, --modality or --why)")
     if device:
         request = make_request(resolve(store, "device", device), task, modality, max_latency_ms, max_energy_uj,
-                               reserve_ram, reserve_flash)
+                               reserve_ram, reserve_flash, verified_only, onboard_sensors)
         if ids:
             click.echo("\n".join(sorted(feasibility.fast_feasible_models(store, request.validated()))))
             return
         ok, excluded = feasibility.feasible_models(store, request)
         key = "model"
     else:
-        request = make_request(None, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash)
+        request = make_request(None, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash,
+                               verified_only, onboard_sensors)
         ok, excluded = feasibility.feasible_devices(store, resolve(store, "model", model), request)
         key = "device"
     if as_json:
-        rows = [{"model": c.model, "device": c.device, "name": c.name, "feasible": c.feasible,
-                 "reasons": c.reasons, "warnings": c.warnings} for c in ok + (excluded if why else [])]
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([c.to_dict() for c in ok + (excluded if why else [])], indent=2))
         return
-    table = Table(key, "RAM need/have", "flash need/have", "notes", title=f"{len(ok)} feasible")
+    fits = sum(c.outcome == "fits" for c in ok)
+    table = Table(key, "outcome", "RAM need/have", "flash need/have", "unknown / notes",
+                  title=f"{len(ok)} feasible ({fits} fit, {len(ok) - fits} likely)")
     for c in ok:
-        f = c.facts
-        table.add_row(getattr(c, key) if key == "device" else (c.name or c.model),
-                      f"{byte_size(f['needRam'])} / {byte_size(f['ram'])}",
-                      f"{byte_size(f['needFlash'])} / {byte_size(f['flash'])}" if f["needFlash"] else "",
-                      "; ".join(c.warnings))
+        f, p = c.facts, c.provenance
+        table.add_row(getattr(c, key) if key == "device" else (c.name or c.model), c.outcome,
+                      f"{byte_size(f['needRam']) or '?'} ({p['ram_need']}) / {byte_size(f['ram']) or '?'}",
+                      f"{byte_size(f['needFlash'])} ({p['flash_need']}) / {byte_size(f['flash']) or '?'}"
+                      if f["needFlash"] and not f["linux"] else "",
+                      "; ".join(c.unknowns + c.notes + c.warnings))
     out.print(table)
     if why and excluded:
-        table = Table(key, "why not", title=f"{len(excluded)} excluded")
+        table = Table(key, "outcome", "why not", title=f"{len(excluded)} excluded")
         for c in excluded:
-            table.add_row(getattr(c, key) if key == "device" else (c.name or c.model), "; ".join(c.reasons))
+            table.add_row(getattr(c, key) if key == "device" else (c.name or c.model), c.outcome, "; ".join(c.why_not))
         out.print(table)
 
 
@@ -286,20 +303,24 @@ def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, 
 @click.argument("model")
 @click.argument("device")
 @budget_options
+@click.option("--onboard-sensors", is_flag=True, help="A missing on-board sensor for the model's input is a violation.")
 @click.pass_context
-def check(ctx, model, device, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash):
-    """Validate one model-device pair with the SHACL feasibility shapes; list each violation."""
-    from kg.feasibility import check_pair_shacl
+def check(ctx, model, device, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash, onboard_sensors):
+    """Validate one model-device pair with the SHACL feasibility shapes: prints the outcome (fits /
+    likely / does not fit) and each result; exit status 2 when it does not fit."""
+    from kg.feasibility import DOES_NOT_FIT, check_pair_shacl, shacl_outcome
 
     store = open_store(ctx)
-    request = make_request(None, None, None, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash)
-    problems = check_pair_shacl(store, resolve(store, "model", model), resolve(store, "device", device), request)
-    if not problems:
-        out.print("feasible: every constraint holds")
-        return
-    for p in problems:
-        err.print(f"violated: {p}", highlight=False, soft_wrap=True)
-    sys.exit(2)
+    request = make_request(None, None, None, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash,
+                           onboard_sensors=onboard_sensors)
+    results = check_pair_shacl(store, resolve(store, "model", model), resolve(store, "device", device), request)
+    outcome = shacl_outcome(results)
+    stream = err if outcome == DOES_NOT_FIT else out
+    stream.print(f"{outcome}" + ("" if results else ": every constraint holds"))
+    for kind, message in results:
+        stream.print(f"{kind}: {message}", highlight=False, soft_wrap=True)
+    if outcome == DOES_NOT_FIT:
+        sys.exit(2)
 
 
 @cli.command()
@@ -331,7 +352,8 @@ def _register_faces() -> None:
     """Commands that live beside their subject (models, devices, the server)."""
     import importlib
 
-    for name in ("registry.cli_models", "registry.cli_devices", "registry.cli_serve", "registry.cli_ranking"):
+    for name in ("registry.cli_models", "registry.cli_devices", "registry.cli_serve", "registry.cli_ranking",
+                 "registry.cli_predict"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

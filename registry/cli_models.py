@@ -127,8 +127,30 @@ def import_benchmarks_cmd(ctx, file, fmt, systems, accuracy, dry_run, store_path
     if dry_run:
         out.print("dry run: nothing written")
         return
-    _store(ctx, store_path).put_graphs(graphs)
+    store = _store(ctx, store_path)
+    unknown = _unknown_devices(store, graphs)
+    if unknown:
+        names = sorted(unknown, key=lambda d: -unknown[d])
+        out.print(f"warning: {sum(unknown.values())} record(s) name {len(unknown)} device(s) the registry does not "
+                  f"hold (import their Thing Descriptions to use them): " + ", ".join(names[:10])
+                  + (f" and {len(names) - 10} more" if len(names) > 10 else ""), highlight=False, soft_wrap=True)
+    store.put_graphs(graphs)
     out.print(f"wrote graph {result.graph_name}")
+
+
+def _unknown_devices(store, graphs) -> dict[str, int]:
+    """{device IRI: record count} of the records' devices that are not ar:Device in the store."""
+    from kg.ids import AR
+
+    counts: dict[str, int] = {}
+    for g in graphs.values():
+        for device in g.objects(None, AR.onDevice):
+            counts[str(device)] = counts.get(str(device), 0) + 1
+    if not counts:
+        return {}
+    values = " ".join(f"<{d}>" for d in counts)
+    known = set(store.select(f"SELECT ?d WHERE {{ VALUES ?d {{ {values} }} ?d a <{AR.Device}> }}").column("d"))
+    return {d: n for d, n in counts.items() if d not in known}
 
 
 def register(cli: click.Group) -> None:

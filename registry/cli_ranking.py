@@ -30,10 +30,13 @@ def _fmt(value, provenance, digits: int = 1) -> str:
 def print_recommendation(rec, why_not: bool) -> None:
     """The ranked table (and, with `why_not`, the excluded models with their reasons)."""
     title = f"{rec.method}: {len(rec.rows)} of {rec.candidates} feasible model(s) for {rec.device_name or rec.device}"
-    table = Table("#", "model", "accuracy %", "latency ms", "energy uJ", "RAM headroom", "why", title=title,
+    table = Table("#", "model", "fit", "accuracy %", "latency ms", "energy uJ", "RAM headroom", "why", title=title,
                   show_lines=False)
     for r in rec.rows:
-        table.add_row(str(r.rank), r.name, _fmt(r.accuracy_pct, r.accuracy_provenance),
+        # The outcome, what is unknown in a few words (--json has the full text), the sensor notes.
+        short = [u.split(" (")[0].split(":")[0] for u in r.unknowns]
+        fit = "\n".join([r.outcome] + short + [n for n in r.notes if n.startswith("needs an external")])
+        table.add_row(str(r.rank), r.name, fit, _fmt(r.accuracy_pct, r.accuracy_provenance),
                       _fmt(r.latency_ms, r.latency_provenance, 2), _fmt(r.energy_uj, r.energy_provenance),
                       "-" if r.ram_headroom is None else f"{100 * r.ram_headroom:.0f}%", r.why)
     out.print(table)
@@ -46,7 +49,7 @@ def print_recommendation(rec, why_not: bool) -> None:
     if rec.excluded and why_not:
         table = Table("model", "why not", title=f"{len(rec.excluded)} excluded")
         for e in rec.excluded:
-            table.add_row(e.name or e.model, "; ".join(e.reasons))
+            table.add_row(e.name or e.model, f"{e.outcome}: " + "; ".join(e.reasons))
         out.print(table)
     elif rec.excluded:
         out.print(f"{len(rec.excluded)} model(s) of this task excluded (--why-not lists them)", style="dim")
@@ -68,6 +71,7 @@ def register(cli: click.Group) -> None:
                   help="samples.npz with X (n, ...) float32 model inputs and y labels: adds LogME/LEEP/NCE "
                        "from running each candidate's .tflite on this machine.")
     @base.budget_options
+    @base.evidence_options
     @click.option("--method", type=click.Choice(METHODS), default="shadow", show_default=True,
                   help="shadow = Copeland over task and hardware voters; fusion = the trained hardware-aware ranker.")
     @click.option("-k", "k", type=int, default=10, show_default=True, help="How many models to show.")
@@ -79,7 +83,7 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="JSON output.")
     @click.pass_context
     def recommend(ctx, device, task, modality, data, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash,
-                  method, k, ranker_path, model_dirs, why_not, as_json):
+                  verified_only, onboard_sensors, method, k, ranker_path, model_dirs, why_not, as_json):
         """Rank the models that fit a device for a task: task fitness and hardware fitness, merged."""
         from ranker.recommend import recommend as run
 
@@ -87,7 +91,7 @@ def register(cli: click.Group) -> None:
             base.fail("give --task (or --modality)")
         store = base.open_store(ctx)
         request = make_request(resolve(store, "device", device), task, modality, max_latency_ms,
-                               max_energy_uj, reserve_ram, reserve_flash)
+                               max_energy_uj, reserve_ram, reserve_flash, verified_only, onboard_sensors)
         if data:
             with err.status("running the candidates on your data"):
                 rec = run(store, request, method=method, k=k, data=data, ranker_path=ranker_path, model_dirs=model_dirs)

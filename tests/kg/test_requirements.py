@@ -86,11 +86,13 @@ def registry(models: int = 400, seed: int = 3) -> dict[str, Graph]:
     return graphs
 
 
-def full_check(store: Store, device: str, request: Request) -> set[str]:
-    return {c.model for c in feasibility.check_pairs(store, device=device, request=request) if c.feasible}
+def full_check(store: Store, device: str, request: Request) -> dict[str, str]:
+    """{model: outcome} of the models that fit or likely fit, by the full per-pair check."""
+    return {c.model: c.outcome for c in feasibility.check_pairs(store, device=device, request=request) if c.feasible}
 
 
-REQUESTS = [Request(), Request(reserved_ram_bytes=20000, reserved_flash_bytes=100000)]
+REQUESTS = [Request(), Request(reserved_ram_bytes=20000, reserved_flash_bytes=100000),
+            Request(onboard_sensors=True), Request(verified_only=True, max_latency_ms=10.0)]
 
 
 def assert_fast_path_agrees(store: Store) -> int:
@@ -98,9 +100,10 @@ def assert_fast_path_agrees(store: Store) -> int:
     for j in range(len(DEVICES)):
         for req in REQUESTS:
             req = Request(device=device_iri(f"d{j}"), reserved_ram_bytes=req.reserved_ram_bytes,
-                          reserved_flash_bytes=req.reserved_flash_bytes)
+                          reserved_flash_bytes=req.reserved_flash_bytes, onboard_sensors=req.onboard_sensors,
+                          verified_only=req.verified_only, max_latency_ms=req.max_latency_ms)
             expected = full_check(store, req.device, req)
-            assert feasibility.fast_feasible_models(store, req) == expected, (j, req)
+            assert feasibility.fast_outcomes(store, req) == expected, (j, req)
             straddled += len(expected)
     return straddled
 
@@ -123,6 +126,7 @@ def test_reindex_builds_the_same_index_for_triples_written_by_other_tools():
     init_store(store)
     for name, g in registry().items():  # bulk N-Triples bypass put_graphs, so nothing is indexed
         store.load_ntriples(name, g.serialize(format="nt").encode())
+    assert not store.select(f"SELECT ?m WHERE {{ ?m <{AR.requirementClass}> ?c }}")
     assert feasibility.fast_feasible_models(store, Request(device=device_iri("d2"))) == set()
     assert requirements.reindex(store) == 402
     assert_fast_path_agrees(store)

@@ -168,7 +168,7 @@ def test_excluded_models_come_with_reasons(store):
     rec = recommend(store, Request(device=BOARD, task=KWS))
     excluded = {e.name: e.reasons for e in rec.excluded}
     assert set(excluded) == {"model-e", "model-f"}
-    assert excluded["model-e"] == ["RAM: needs 300.0 KiB, device has 256.0 KiB"]
+    assert excluded["model-e"] == ["RAM: needs 300.0 KiB, device has 256.0 KiB: 44.0 KiB short (45056 bytes)"]
     assert any("FOO_OP" in r for r in excluded["model-f"])
     assert not {"model-e", "model-f"} & {r.name for r in rec.rows}
 
@@ -176,7 +176,7 @@ def test_excluded_models_come_with_reasons(store):
 def test_k_budgets_and_other_methods(store):
     rec = recommend(store, Request(device=BOARD, task=KWS, max_latency_ms=20.0), k=1)
     assert [r.name for r in rec.rows] == ["model-b"] and rec.candidates == 3      # c: measured 40 ms > 20
-    assert "latency: measured 40.0 ms, budget 20 ms" in {e.name: e for e in rec.excluded}["model-c"].reasons
+    assert "latency: measured 40.0 ms, budget 20 ms: 20.0 ms over" in {e.name: e for e in rec.excluded}["model-c"].reasons
     assert rec.rows[0].why.startswith("model-b is above model-a")                # the next one, beyond k
     for method in ("borda", "rrf", "weighted", "lexicographic"):
         rec = recommend(store, Request(device=BOARD, task=KWS), method=method)
@@ -296,7 +296,7 @@ def test_cli_eval_without_data_fails_clearly(tmp_path):
     assert proc.returncode == 1 and "benchmark data not found" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_demo_registry_keyword_spotting_on_the_nano(tmp_path):
+def test_demo_registry_keyword_spotting_on_the_nano(tmp_path, shared):
     try:
         from kg import demo_registry, td  # noqa: F401 - the demo needs the TD importer
     except ImportError as exc:
@@ -313,5 +313,46 @@ def test_demo_registry_keyword_spotting_on_the_nano(tmp_path):
     assert rec.candidates >= 5 and len(rec.rows) == min(10, rec.candidates)
     names = {r.name for r in rec.rows}
     assert {"Micro_Speech_Yes_No_1", "ARM_DS_CNN_Small_"} <= names
-    assert all(r.latency_ms is not None and r.ram_headroom is not None for r in rec.rows)
-    assert all(r.why for r in rec.rows)
+    assert all(r.latency_ms is not None for r in rec.rows) and all(r.why for r in rec.rows)
+    # Fitting rows have every figure; "likely" ones name what is unknown (the MLPerf KWS
+    # reference has no RAM figure for the Nano) and have no headroom.
+    assert all(r.ram_headroom is not None and not r.unknowns for r in rec.rows if r.outcome == "fits")
+    assert all(r.unknowns and r.ram_headroom is None for r in rec.rows if r.outcome == "likely")
+    # Unknown accuracy never wins by abstention: on the task voter, every candidate without a
+    # figure (Voice_Turn, ...) ranks below every candidate with one, and shows no task score.
+    rec = recommend(store, Request(device=nano, task=KWS), k=50)
+    known = [r for r in rec.rows if r.accuracy_pct is not None]
+    unknown = [r for r in rec.rows if r.accuracy_pct is None]
+    assert known and unknown and "Voice_Turn" in {r.name for r in unknown}
+    assert min(r.voter_ranks["task"] for r in unknown) > max(r.voter_ranks["task"] for r in known)
+    assert all(r.scores["task"] is None and any("no task figure" in n for n in r.notes) for r in unknown)
+    assert rec.rows[0].accuracy_pct is not None
+    # DISCO-F746NG, visual wake words: the MLPerf VWW reference model fits on its measured
+    # 34 ms, and ARM_MicroNet_VWW_3 fits, needing an external camera.
+    disco = recommend(store, Request(device=device_iri("DISCO-F746NG"), task="https://w3id.org/arachne/task/visual_wake_words"))
+    rows = {r.name: r for r in disco.rows}
+    ref = rows["MobileNetV1 0.25x 96x96 (MLPerf Tiny reference)"]
+    assert ref.outcome == "fits" and ref.latency_provenance == "measured" and 30 < ref.latency_ms < 40
+    assert ref.provenance["runs_here"] == "measured"
+    assert rows["ARM_MicroNet_VWW_3"].outcome == "fits" and "needs an external camera" in rows["ARM_MicroNet_VWW_3"].notes
+    strict = recommend(store, Request(device=device_iri("DISCO-F746NG"), verified_only=True, onboard_sensors=True,
+                                      task="https://w3id.org/arachne/task/visual_wake_words"))
+    assert [r.name for r in strict.rows] == ["MobileNetV1 0.25x 96x96 (MLPerf Tiny reference)"]
+    # The MLPerf Tiny KWS reference file, imported with its task, is a keyword-spotting
+    # candidate on the NUCLEO-L4R5ZI (its arena and size from the file: fits).
+    from kg.models import describe_model, store_models
+
+    desc = describe_model(shared / "mlperf-tiny-models" / "kws_ref_model.tflite", task="keyword_spotting")
+    store_models(store, [desc])
+    l4 = recommend(store, Request(device=device_iri("NUCLEO-L4R5ZI"), task=KWS), k=50)
+    row = {r.model: r for r in l4.rows}[desc.iri]
+    assert row.outcome == "fits" and row.provenance["ram_need"] == "file"
+    # Its 49 x 10 x 1 input is read as audio features (basis "shape", when no task says so):
+    # asked by modality, it is there too.
+    bare = describe_model(shared / "mlperf-tiny-models" / "kws_ref_model.tflite", measure_ram=False)
+    assert (bare.facts["modality"], bare.facts["modality_basis"]) == ("audio", "shape")
+    by_modality = recommend(store, Request(device=device_iri("NUCLEO-L4R5ZI"), modality="audio"), k=200)
+    assert desc.iri in {r.model for r in by_modality.rows}
+    # Raspberry Pi 4 (a Linux-class board, RAM unknown) gets image-classification candidates.
+    pi = recommend(store, Request(device=device_iri("Raspberry-Pi-4B"), task="https://w3id.org/arachne/task/image_classification"))
+    assert pi.rows and {r.outcome for r in pi.rows} <= {"fits", "likely"}

@@ -50,10 +50,19 @@ def test_import_benchmarks(tmp_path, shared):
     result = run("--store", db, "import-benchmarks", shared / "benchmarks" / "stm32_footprints.csv", "--format", "stm32-zoo")
     assert result.exit_code == 0, result.output
     assert "436 record(s)" in result.output and "4 row(s): no board_canonical" in result.output
+    # The store holds no boards yet: the import says which devices it names without knowing them.
+    assert "warning: 436 record(s) name" in result.output and "the registry does not hold" in result.output
+    assert "https://w3id.org/arachne/device/stm32h747i-disco" in result.output
+    # With the NUCLEO-L4R5ZI's TD imported, its 77 MLPerf Tiny records are not in the warning.
+    result = run("--store", db, "import-benchmarks", demo.benchmark_tables()["mlperf_tiny"], "--format", "csv")
+    assert "device/nucleo-l4r5zi," in result.output or "device/nucleo-l4r5zi " in result.output
+    run("--store", db, "import-td", demo.HERE / "tds" / "nucleo-l4r5zi.td.jsonld")
     result = run("--store", db, "import-benchmarks", demo.benchmark_tables()["mlperf_tiny"], "--format", "csv")
     assert result.exit_code == 0, result.output
-    assert Store(db).graph_names() == ["https://w3id.org/arachne/graph/benchmarks/mlperf-tiny",
-                                       "https://w3id.org/arachne/graph/benchmarks/stm32-zoo"]
+    warning = result.output.split("warning:")[1]
+    assert "device/nucleo-l4r5zi," not in warning and "device/nucleo-l4r5zi " not in warning
+    assert [g for g in Store(db).graph_names() if "/graph/benchmarks/" in g] == [
+        "https://w3id.org/arachne/graph/benchmarks/mlperf-tiny", "https://w3id.org/arachne/graph/benchmarks/stm32-zoo"]
 
 
 def test_import_benchmarks_bad_csv(tmp_path):

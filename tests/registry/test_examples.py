@@ -39,7 +39,7 @@ ANSWERS = {
     "stats": r"models\s*\S\s*(\d+)",
     "query": r"(\d+) row\(s\)",
     "feasible": r"(\d+) feasible",
-    "check": r"violated: .+()",  # the README's pair violates constraints: each one is a row
+    "check": r"violation: .+()",  # the README's pair does not fit: each violated constraint is a row
     "recommend": r"(\d+) of \d+ feasible model",
     "import-td": r"imported\s*\S\s*(\d+)",
     "export-td": r'"title": "(.+)"',

@@ -93,6 +93,23 @@ def test_feasible_api(client):
     assert body["device"].startswith("http://tinyml-schema.org/")
     assert len(body["feasible"]) + len(body["excluded"]) >= 23  # (+ models uploaded by other tests)
     assert all(c["reasons"] for c in body["excluded"])
+    # Every answer carries its outcome and the provenance of its figures. Ren's graph names the
+    # board's runtime in words the runtime catalogue does not describe: "likely", runtime unknown.
+    # A camera model on this camera-less board needs an external camera, and does not fit when
+    # on-board sensing is asked for; ARM_MicroNet_VWW_3 does not fit on its known RAM, by bytes.
+    assert all(c["outcome"] in ("fits", "likely") and c["provenance"] for c in body["feasible"])
+    assert all(c["outcome"] == "does not fit" for c in body["excluded"])
+    alarm = {c["name"]: c for c in body["feasible"]}["Visual_Alarm_Clock"]
+    assert alarm["outcome"] == "likely" and alarm["notes"] == ["needs an external camera"]
+    assert alarm["unknowns"] == ["runtime unknown: none of the device's runtimes is in the runtime catalogue"]
+    vww = {c["name"]: c for c in body["excluded"]}["ARM_MicroNet_VWW_3"]
+    assert vww["reasons"] == ["RAM: needs 202.1 KiB, device has 168.0 KiB: 34.2 KiB short (34976 bytes)"]
+    strict = client.get("/feasible?device=Arduino-Nano-BLE-33_1&why=1&onboard_sensors=1").get_json()
+    assert {c["name"]: c for c in strict["excluded"]}["Visual_Alarm_Clock"]["outcome"] == "does not fit"
+    verified = client.get("/feasible?device=Arduino-Nano-BLE-33_1&why=1&verified_only=1").get_json()
+    assert not verified["feasible"] and {c["outcome"] for c in verified["excluded"]} == {"likely", "does not fit"}
+    bad = client.get("/feasible?device=Arduino-Nano-BLE-33_1&onboard_sensors=maybe")
+    assert bad.status_code == 400 and bad.get_json()["validationErrors"][0]["field"] == "onboard_sensors"
     resp = client.get("/feasible?model=Person_Detection")
     assert resp.status_code == 200 and "excludedCount" in resp.get_json()
     assert client.get("/feasible").status_code == 400
@@ -109,6 +126,11 @@ def test_recommend_api(client):
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["request"]["device"].startswith("http") and isinstance(body["ranking"], list)
+    assert all(r["outcome"] in ("fits", "likely") and r["provenance"] for r in body["ranking"])
+    strict = client.get("/recommend?device=Arduino-Nano-BLE-33_1&task=keyword_spotting&verified_only=1"
+                        "&onboard_sensors=true").get_json()
+    assert strict["request"]["verified_only"] and strict["request"]["onboard_sensors"]
+    assert client.get("/recommend?device=Arduino-Nano-BLE-33_1&task=keyword_spotting&verified_only=2").status_code == 400
     assert client.get("/recommend?task=keyword_spotting").status_code == 400
 
 

@@ -1,0 +1,135 @@
+"""The per-board cost model (ranker/cost_model.py): it recovers known cycles per unit of work,
+calibrates a new board from its own records, its split-conformal intervals cover, and the
+product face (predict_pairs, `arachne predict`) gives provenance and intervals."""
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ranker.cost_model import CostModel, conformal_quantile, fit_with_interval, lobo_predictions, predict_pairs, work_fields
+
+CYCLES = {"conv": 2.0, "depthwise": 6.0, "dense": 1.0, "other": 4.0}
+MODELS = {  # work per class: conv-heavy, depthwise-heavy, dense-only, tiny
+    "a": {"conv": 2e6, "depthwise": 1e5, "dense": 1e3, "other": 1e4},
+    "b": {"conv": 3e5, "depthwise": 8e5, "dense": 1e3, "other": 5e4},
+    "c": {"conv": 0, "depthwise": 0, "dense": 3e5, "other": 2e3},
+    "d": {"conv": 5e4, "depthwise": 0, "dense": 1e3, "other": 1e3},
+}
+
+
+def records(noise: float = 0.0, seed: int = 0):
+    """Boards of two core families; latency = efficiency x (cycles x work + 50k cycles of overhead) / clock."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(12):
+        core = "Cortex-M4" if i % 2 else "Cortex-M7"
+        clock = [48, 80, 120, 216, 480, 64][i % 6]
+        eff = (1.0 if core == "Cortex-M4" else 0.6) * (1.0 + 0.02 * i)
+        for m, w in MODELS.items():
+            cycles = sum(CYCLES[k] * v for k, v in w.items())
+            lat = eff * (cycles + 5e4) / (clock * 1e3) * math.exp(noise * rng.standard_normal())
+            out.append({"board": f"b{i}", "model": m, "core": core, "clock_mhz": clock, "runtime": "TFLM",
+                        "quantization": "int8", "latency_ms": lat, **{f"work_{k}": v for k, v in w.items()}})
+    return out
+
+
+def test_recovers_latency_of_an_unseen_board():
+    recs = records()
+    y = np.log([r["latency_ms"] for r in recs])
+    pred = lobo_predictions(recs, lambda: CostModel())
+    ape = np.abs(np.exp(pred - y) - 1)
+    assert np.median(ape) < 0.3  # the only unknown: the held-out board's efficiency, from its specs
+    # One record of the board pins its efficiency: the per-class cycles do the rest exactly.
+    for b in ("b0", "b5"):
+        m = CostModel().fit([r for r in recs if r["board"] != b])
+        test = [r for r in recs if r["board"] == b]
+        p = m.predict_log(test[1:], calibration=test[:1])
+        assert np.max(np.abs(np.exp(p - np.log([r["latency_ms"] for r in test[1:]])) - 1)) < 0.05
+    # the per-class cost matters: a depthwise-heavy model is slower per MAC than a dense one
+    m = CostModel().fit(recs)
+    row = dict(recs[0], board="new")
+    lat = {k: math.exp(m.predict_log([dict(row, model=k, **{f"work_{c}": v for c, v in w.items()})])[0])
+           for k, w in MODELS.items()}
+    assert lat["b"] > lat["c"]
+
+
+def test_calibration_records_move_the_new_board():
+    recs = records()
+    train = [r for r in recs if r["board"] != "b3"]
+    test = [r for r in recs if r["board"] == "b3"]
+    slow = [dict(r, latency_ms=r["latency_ms"] * 3) for r in test]  # the new board is 3x slower
+    m = CostModel().fit(train)
+    y = np.log([r["latency_ms"] for r in slow[1:]])
+    before = np.median(np.abs(np.exp(m.predict_log(slow[1:]) - y) - 1))
+    after = np.median(np.abs(np.exp(m.predict_log(slow[1:], calibration=slow[:1]) - y) - 1))
+    assert before > 0.5 and after < 0.15
+
+
+def test_conformal_quantile_and_interval_coverage():
+    assert conformal_quantile(np.arange(1, 10), 0.9) == 9  # ceil(10 * 0.9) = 9th smallest
+    assert conformal_quantile([1.0, 2.0], 0.9) == math.inf  # too few residuals for 90 %
+    recs = records(noise=0.2, seed=1)
+    model, q = fit_with_interval(lambda: CostModel(), recs[:40], "latency_ms", folds=5)
+    rest = recs[40:]
+    pred = model.predict_log(rest)
+    inside = np.abs(np.log([r["latency_ms"] for r in rest]) - pred) <= q
+    assert 0 < q < 1.5 and inside.mean() >= 0.75
+
+
+def test_work_fields_from_operator_uses():
+    ops = [{"op_class": "conv", "macs": 10, "output_elements": 5}, {"op_class": "depthwise", "macs": 3},
+           {"op_class": "activation", "macs": 0, "output_elements": 7}, {"op_class": "pooling", "output_elements": 2}]
+    assert work_fields(ops) == {"work_conv": 10.0, "work_depthwise": 3.0, "work_dense": 0.0, "work_other": 9.0}
+
+
+def test_fit_rejects_too_few_records():
+    with pytest.raises(ValueError, match="latency_ms"):
+        CostModel().fit(records()[:2])
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    from kg.demo_registry import build
+    from kg.store import Store
+
+    path = tmp_path_factory.mktemp("store") / "demo"
+    s = Store(path)
+    build(s, progress=False)
+    return s, path
+
+
+def test_predict_pairs_provenance_and_intervals(demo_store):
+    from ranker import graph_facts
+
+    store, _ = demo_store
+    recs = [r for r in graph_facts.benchmark_records(store) if r["latency_ms"]]
+    measured = recs[0]
+    other = next(d for d in sorted(graph_facts.device_facts(store)) if d != measured["device"])
+    res = predict_pairs(store, measured["model"], [measured["device"], other])
+    here, there = res["pairs"]
+    assert here["latency_ms"]["provenance"] == "measured"
+    assert here["latency_ms"]["value"] == pytest.approx(measured["latency_ms"])
+    assert there["latency_ms"]["provenance"] == "predicted"
+    lo, hi = there["latency_ms"]["interval90"]
+    assert lo < there["latency_ms"]["value"] < hi
+    # a model imported from its file: flash and RAM come from the file
+    tflite = "https://w3id.org/arachne/model/arm_ds_cnn_small"
+    res = predict_pairs(store, tflite, [other])
+    assert res["pairs"][0]["flash_bytes"]["provenance"] in ("from the file", "measured")
+    assert res["pairs"][0]["ram_bytes"]["value"] > 0
+
+
+def test_cli_predict_json(demo_store):
+    from registry.cli import cli
+
+    store, path = demo_store
+    store.close() if hasattr(store, "close") else None
+    r = CliRunner().invoke(cli, ["--store", str(path), "predict", "--model", "arm_ds_cnn_small",
+                                 "--device", "arduino-nano-33-ble-sense", "--json"], obj={})
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["pairs"][0]["latency_ms"]["provenance"] in ("measured", "predicted")
+    r = CliRunner().invoke(cli, ["--store", str(path), "predict", "--model", "no-such-model"], obj={})
+    assert r.exit_code != 0 and "no-such-model" in r.output
