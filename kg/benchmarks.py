@@ -74,17 +74,24 @@ def _kib_bytes(value: str | None) -> int | None:
     return int(round(x * KIB)) if x is not None else None
 
 
-def _read_rows(path: Path, required: Iterable[str]) -> list[dict]:
+def read_rows(path: str | Path, required: Iterable[str], optional: Iterable[str] = ()) -> list[dict]:
+    """The rows of a UTF-8 CSV file with a header holding every `required` column; InputError
+    naming the file and line otherwise (what every table reader of Arachne accepts)."""
+    path, required, optional = Path(path), tuple(required), tuple(optional)
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             missing = [c for c in required if c not in header]
             if missing:
-                raise InputError(str(path), "line 1", f"missing column(s) {', '.join(missing)}; expected a header with {', '.join(required)}")
+                hint = f" (optional: {', '.join(optional)})" if optional else ""
+                raise InputError(str(path), "line 1", f"missing column(s) {', '.join(missing)}; expected a header with "
+                                 f"{', '.join(required)}{hint}, found {', '.join(header) or 'nothing'}")
             return list(reader)
     except FileNotFoundError as exc:
         raise InputError(str(path), None, "file not found") from exc
+    except OSError as exc:
+        raise InputError(str(path), None, f"cannot read the file ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
         raise InputError(str(path), None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except csv.Error as exc:
@@ -158,11 +165,11 @@ def read_mlperf_tiny(results: str | Path, systems: str | Path | None = None) -> 
     """Records from mlperf_tiny.csv; frameworks missing from a result row are taken from
     the system description (mlperf_tiny_systems.csv beside it, when present)."""
     results = Path(results)
-    rows = _read_rows(results, ("round", "submitter", "system_name", "board_canonical", "task", "model", "latency_ms"))
+    rows = read_rows(results, ("round", "submitter", "system_name", "board_canonical", "task", "model", "latency_ms"))
     systems = Path(systems) if systems else results.with_name("mlperf_tiny_systems.csv")
     sys_rows = {}
     if systems.is_file():
-        for s in _read_rows(systems, ("round", "submitter", "system_name")):
+        for s in read_rows(systems, ("round", "submitter", "system_name")):
             sys_rows[(s["round"], s["submitter"], s["system_name"])] = s
     out = BenchmarkImport(table="mlperf-tiny")
     for line, row in enumerate(rows, start=2):
@@ -228,12 +235,12 @@ def read_stm32_zoo(footprints: str | Path, accuracy: str | Path | None | bool = 
     present; `accuracy=False` skips it) on (zoo_release, model_key, format).
     RAM and flash are converted KiB -> bytes."""
     footprints = Path(footprints)
-    rows = _read_rows(footprints, ("zoo_release", "model_key", "format", "board_canonical", "inference_ms"))
+    rows = read_rows(footprints, ("zoo_release", "model_key", "format", "board_canonical", "inference_ms"))
     acc_index: dict[tuple, list[dict]] = defaultdict(list)
     if accuracy is not False:
         accuracy = Path(accuracy) if accuracy else footprints.with_name("stm32_accuracy.csv")
     if accuracy is not False and accuracy.is_file():
-        for a in _read_rows(accuracy, ("zoo_release", "model_key", "format", "value")):
+        for a in read_rows(accuracy, ("zoo_release", "model_key", "format", "value")):
             acc_index[(a["zoo_release"], a["model_key"], a["format"])].append(a)
     out = BenchmarkImport(table="stm32-zoo")
     for line, row in enumerate(rows, start=2):
@@ -286,7 +293,7 @@ def read_stm32_zoo(footprints: str | Path, accuracy: str | Path | None | bool = 
 def read_csv_records(path: str | Path, table: str | None = None) -> BenchmarkImport:
     """Records from a CSV in our own format (see the module docstring)."""
     path = Path(path)
-    rows = _read_rows(path, REQUIRED)
+    rows = read_rows(path, REQUIRED)
     # mlperf_tiny.csv -> graph .../benchmarks/mlperf-tiny, the same graph a direct import fills
     out = BenchmarkImport(table=table or path.stem.replace("_", "-"))
     problems = []
@@ -453,7 +460,7 @@ def board_catalogue(mlperf_systems: str | Path | None = None, stm32_footprints: 
 
     if mlperf_systems:
         by_board: dict[str, list[dict]] = defaultdict(list)
-        for s in _read_rows(Path(mlperf_systems), ("board_canonical", "cpu_core", "clock_mhz", "ram_kib", "flash_kib")):
+        for s in read_rows(Path(mlperf_systems), ("board_canonical", "cpu_core", "clock_mhz", "ram_kib", "flash_kib")):
             if s["board_canonical"].strip():
                 by_board[s["board_canonical"].strip()].append(s)
         for key, rows in by_board.items():

@@ -161,23 +161,9 @@ def table_from_rows(rows: Sequence[Mapping[str, str]], source: str = "", first_l
 
 def read_table(path: str | Path) -> TransferTable:
     """Read an import-format CSV (see the module docstring); InputError on bad data."""
-    path = Path(path)
-    src = str(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in REQUIRED if c not in header]
-            if missing:
-                raise InputError(src, "line 1", f"missing column(s) {', '.join(missing)}: expected a header with "
-                                 f"{', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)}), found "
-                                 f"{', '.join(header) or 'nothing'}")
-            rows = list(reader)
-    except OSError as exc:
-        raise InputError(src, None, f"cannot read the file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise InputError(src, None, "expected a UTF-8 CSV file") from None
-    return table_from_rows(rows, src)
+    from kg.benchmarks import read_rows
+
+    return table_from_rows(read_rows(path, REQUIRED, OPTIONAL), str(path))
 
 
 # ---------------------------------------------------------------------------

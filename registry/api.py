@@ -465,5 +465,26 @@ def recommend():
     return Response(json.dumps(recommend_json(request.args)), 200, content_type="application/json")
 
 
+@bp.get("/predict")
+def predict():
+    """?model=...[&device=...]*: latency, energy, RAM and flash of the model on each device (all
+    devices when none is given), each measured, from the file, or predicted with a 90 % interval."""
+    from ranker import graph_facts
+    from ranker.cost_model import predict_pairs
+
+    model = resolve(request.args.get("model"), "model")
+    if model is None:
+        raise ProblemError(400, "Bad Request", "give `model`", validationErrors=[
+            {"field": "model", "description": "a model IRI or name"}])
+    store = registry().store
+    devices = [resolve(d, "device") for d in request.args.getlist("device")] or sorted(graph_facts.device_facts(store))
+
+    def compute():
+        return json.dumps(_plain(predict_pairs(store, model, devices)))
+
+    body = registry().cached(("predict", model, tuple(devices)), compute)
+    return Response(body, 200, content_type="application/json")
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)

@@ -37,7 +37,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 # Path prefixes whose errors are RFC 7807 problem details (the rest are explorer pages).
-API_PREFIXES = ("/sparql", "/things", "/search", "/events", "/models", "/feasible", "/recommend",
+API_PREFIXES = ("/sparql", "/things", "/search", "/events", "/models", "/feasible", "/recommend", "/predict",
                 "/.well-known", "/api")
 
 

@@ -1,31 +1,20 @@
 """The `arachne` command line: a thin face over the kg and ranker APIs."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-import kg.store
 from kg.errors import InputError
 from kg.names import make_request, resolve
-from kg.store import GraphStore, Store, StoreError, StoreLocked
+from kg.store import StoreError
 from kg.units import byte_size
 from kg.vocab import MODALITIES
-
-DEFAULT_STORE = "arachne-store"
-out = Console()
-err = Console(stderr=True)
-
-
-def fail(message: str) -> None:
-    """One line on stderr and a non-zero exit: how every user error ends."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    sys.exit(1)
-
+from registry import cli_devices, cli_models, cli_predict, cli_ranking, cli_serve
+from registry.cli_common import (DEFAULT_STORE, budget_options, err, evidence_options, fail,  # noqa: F401
+                                 open_store, out)
 
 class ArachneGroup(click.Group):
     """The `arachne` group: whatever command fails on bad input, the store or a file ends with one
@@ -45,35 +34,6 @@ class ArachneGroup(click.Group):
             sys.exit(1)
         except OSError as exc:  # a file the command reads or writes (disk full, permissions)
             fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
-
-
-def _open(location, write: bool) -> GraphStore:
-    """Open a store; one that another process holds (`arachne serve`) opens read-only for reading
-    commands, and refuses writing ones at once (StoreLocked names the holder)."""
-    try:
-        return kg.store.open_store(location)
-    except StoreLocked:
-        if write:
-            raise
-        return Store(location, read_only=True)
-
-
-def open_store(ctx: click.Context, override: str | None = None, write: bool = False) -> GraphStore:
-    """The store named by the group's --store / ARACHNE_STORE (opened once per command), or by a
-    command's own --store `override` (':memory:' for a throw-away store). Commands that write say
-    so (`write`), so a store held by another process is refused before any work is done."""
-    if override:
-        return _open(None if override == ":memory:" else override, write)
-    obj = ctx.find_root().obj
-    if obj is None:  # a command invoked outside the group
-        obj = ctx.find_root().obj = {"store": os.environ.get("ARACHNE_STORE", DEFAULT_STORE)}
-    if obj.get("opened") is None:
-        obj["opened"] = _open(obj["store"], write)
-        # Let go of the store (and its lock) when the command ends, also when run in-process.
-        ctx.find_root().call_on_close(lambda: obj.pop("opened", None))
-    elif write and isinstance(obj["opened"], Store):
-        obj["opened"].check_writable()
-    return obj["opened"]
 
 
 @click.group(cls=ArachneGroup)
@@ -215,31 +175,6 @@ def export(ctx, fmt, graph, output):
         sys.stdout.buffer.write(data)
 
 
-def budget_options(fn):
-    """The request budgets shared by feasibility and recommendation commands (canonical units)."""
-    for opt in reversed([
-        click.option("--max-latency-ms", type=float, help="Latency budget per inference (ms)."),
-        click.option("--max-energy-uj", type=float, help="Energy budget per inference (uJ)."),
-        click.option("--reserve-ram", type=int, default=0, show_default=True, help="RAM kept for the application (bytes)."),
-        click.option("--reserve-flash", type=int, default=0, show_default=True, help="Flash kept for the application (bytes)."),
-    ]):
-        fn = opt(fn)
-    return fn
-
-
-def evidence_options(fn):
-    """How strict the feasibility answer is (feasible, check, recommend)."""
-    for opt in reversed([
-        click.option("--verified-only", is_flag=True,
-                     help="Only models that fit on known figures (measured or from the file): no 'likely'."),
-        click.option("--onboard-sensors", is_flag=True,
-                     help="A board without an on-board sensor for the model's input does not fit "
-                          "(default: it fits, needing an external one)."),
-    ]):
-        fn = opt(fn)
-    return fn
-
-
 @cli.command()
 @click.option("--device", help="Device IRI or name: which models fit it?")
 @click.option("--model", help="Model IRI or name: which devices can run it?")
@@ -348,22 +283,9 @@ def demo(ctx):
     print_recommendation(recommend(store, request, k=5), why_not=False)
 
 
-def _register_faces() -> None:
-    """Commands that live beside their subject (models, devices, the server)."""
-    import importlib
-
-    for name in ("registry.cli_models", "registry.cli_devices", "registry.cli_serve", "registry.cli_ranking",
-                 "registry.cli_predict"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(cli)
-
-
-_register_faces()
+# Commands that live beside their subject (models, devices, the server, ranking, prediction).
+for _module in (cli_models, cli_devices, cli_serve, cli_ranking, cli_predict):
+    _module.register(cli)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ err = Console(stderr=True)
 
 def _store(ctx: click.Context, option: str | None, write: bool = False):
     """This command's --store, else the group's (registry.cli.open_store)."""
-    from registry.cli import open_store
+    from registry.cli_common import open_store
 
     return open_store(ctx, option, write=write)
 

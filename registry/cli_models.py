@@ -33,7 +33,7 @@ def _fail(message: str, also: list[str] = ()) -> None:
 def _store(ctx: click.Context, path: str | None):
     """This command's --store, else the group's (registry.cli.open_store), opened for writing."""
     from kg.store import StoreError
-    from registry.cli import open_store
+    from registry.cli_common import open_store
 
     try:
         return open_store(ctx, path, write=True)

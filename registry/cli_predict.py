@@ -25,7 +25,7 @@ def _cell(fig: dict | None, scale: float = 1.0, digits: int = 1) -> str:
 
 
 def register(cli: click.Group) -> None:
-    from registry import cli as base  # here, not at import: registry.cli imports this module
+    from registry import cli_common as base
     from kg.names import resolve
 
     @cli.command()

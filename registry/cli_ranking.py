@@ -57,7 +57,7 @@ def print_recommendation(rec, why_not: bool) -> None:
 
 def register(cli: click.Group) -> None:
     """Add recommend, train-ranker and eval to the `arachne` group."""
-    from registry import cli as base  # here, not at import: registry.cli imports this module
+    from registry import cli_common as base
     from kg.names import make_request, resolve
     from kg.vocab import MODALITIES
     from ranker.recommend import METHODS

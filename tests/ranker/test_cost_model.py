@@ -133,3 +133,28 @@ def test_cli_predict_json(demo_store):
     assert data["pairs"][0]["latency_ms"]["provenance"] in ("measured", "predicted")
     r = CliRunner().invoke(cli, ["--store", str(path), "predict", "--model", "no-such-model"], obj={})
     assert r.exit_code != 0 and "no-such-model" in r.output
+
+
+def test_http_predict_gives_the_clis_answer(demo_store):
+    """/predict is the same Python call as `arachne predict`, over a real server."""
+    import urllib.error
+    import urllib.request
+
+    from ranker.cost_model import predict_pairs
+    from registry.app import create_app
+    from registry.cli_serve import BackgroundServer
+
+    store, _ = demo_store
+    nano = "https://w3id.org/arachne/device/arduino-nano-33-ble-sense"
+    with BackgroundServer(create_app(store)) as server:
+        url = f"{server.url}/predict?model=arm_ds_cnn_small&device=arduino-nano-33-ble-sense&device=disco-f746ng"
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            body = json.loads(resp.read())
+        assert [p["device"] for p in body["pairs"]][0] == nano and len(body["pairs"]) == 2
+        expected = predict_pairs(store, body["model"], [p["device"] for p in body["pairs"]])
+        assert json.loads(json.dumps(expected)) == body
+        for path, status in (("/predict", 400), ("/predict?model=no-such-model", 404),
+                             ("/predict?model=arm_ds_cnn_small&device=no-such-board", 404)):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(server.url + path, timeout=60)
+            assert err.value.code == status and err.value.headers["Content-Type"].startswith("application/problem+json")
