@@ -41,6 +41,7 @@ ANSWERS = {
     "feasible": r"(\d+) feasible",
     "check": r"violation: .+()",  # the README's pair does not fit: each violated constraint is a row
     "recommend": r"(\d+) of \d+ feasible model",
+    "predict": r"\b(\d+(?:\.\d+)?) \((?:measured|predicted|from the file)\)",
     "import-td": r"imported\s*\S\s*(\d+)",
     "export-td": r'"title": "(.+)"',
     "import-model": r"wrote (\d+) model graph",
