@@ -138,6 +138,19 @@ def _short(need: int, have: int) -> str:
     return f"{byte_size(need - have)} short ({int(need - have)} bytes)"
 
 
+def _memory(what: str, need: int, have: int, reserve: int, measured: bool, bad: list, warnings: list,
+            detail: str = "") -> None:
+    """RAM or flash, both known: a violation with the shortfall, or (when a record shows the model
+    ran there anyway) a warning that the device's listed memory misses external memory."""
+    if measured and need > have:
+        warnings.append(f"ran on this device though it needs more {what} than the device lists "
+                        f"({byte_size(need)} > {byte_size(have)}): external memory?")
+    elif need + reserve > have:
+        extra = f" + {byte_size(reserve)} reserved" if reserve else ""
+        bad.append(f"{what}: needs {byte_size(need)}{detail}{extra}, device has {byte_size(have)}: "
+                   + _short(need + reserve, have))
+
+
 def _sensor_words(names: str) -> str:
     return " or ".join(n.lower() for n in names.split())
 
@@ -149,13 +162,7 @@ def _judge(f: dict, req: Request) -> tuple[list[str], list[str], list[str], list
     reserve_ram = f.get("reserveRam") or 0
     reserve_flash = f.get("reserveFlash") or 0
     if f["ram"] is not None and f["needRam"] is not None:
-        if measured and f["needRam"] > f["ram"]:  # it ran: the listed RAM misses external memory
-            warnings.append(f"ran on this device though it needs more RAM than the device lists "
-                            f"({byte_size(f['needRam'])} > {byte_size(f['ram'])}): external memory?")
-        elif f["needRam"] + reserve_ram > f["ram"]:
-            extra = f" + {byte_size(reserve_ram)} reserved" if reserve_ram else ""
-            bad.append(f"RAM: needs {byte_size(f['needRam'])}{extra}, device has {byte_size(f['ram'])}: "
-                       + _short(f["needRam"] + reserve_ram, f["ram"]))
+        _memory("RAM", f["needRam"], f["ram"], reserve_ram, measured, bad, warnings)
     elif not measured:
         unknown.append("device RAM unknown" if f["ram"] is None else
                        "model RAM unknown (no tensor-arena figure and no measurement on this device)")
@@ -170,13 +177,7 @@ def _judge(f: dict, req: Request) -> tuple[list[str], list[str], list[str], list
             bad.append(f"no runtime on the device runs this model's format ({f['format'].rsplit('#', 1)[-1]})")
     if not f["linux"]:  # Linux-class boards load models from storage: no flash constraint
         if f["flash"] is not None and f["needFlash"] is not None:
-            if measured and f["needFlash"] > f["flash"]:
-                warnings.append(f"ran on this device though it needs more flash than the device lists "
-                                f"({byte_size(f['needFlash'])} > {byte_size(f['flash'])}): external memory?")
-            elif f["needFlash"] + reserve_flash > f["flash"]:
-                extra = f" + {byte_size(reserve_flash)} reserved" if reserve_flash else ""
-                bad.append(f"flash: needs {byte_size(f['needFlash'])} (model + runtime){extra}, device has "
-                           f"{byte_size(f['flash'])}: " + _short(f["needFlash"] + reserve_flash, f["flash"]))
+            _memory("flash", f["needFlash"], f["flash"], reserve_flash, measured, bad, warnings, " (model + runtime)")
         elif not measured:
             unknown.append("device flash unknown" if f["flash"] is None else "model size unknown")
     if f["missingSensors"]:

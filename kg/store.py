@@ -270,7 +270,7 @@ class Store(GraphStore):
             if not StorageError(str(exc)).disk_full or not (self.path / "CURRENT").exists():
                 raise StorageError(f"{path}: cannot open store: {exc}") from None
             # a full disk: serve reads from a read-only open; writes retry the real open (check_writable)
-            self._ox, self._broken = ox.Store.read_only(str(self.path)), True
+            self._ox, self._broken = _open_read_only(self.path), True
 
     def check_writable(self) -> None:
         """Raise StoreLocked when this store was opened read-only beside the process that holds it."""
@@ -288,7 +288,7 @@ class Store(GraphStore):
         try:
             self._ox, self._broken = ox.Store(str(self.path)), False
         except OSError as exc:
-            self._ox = ox.Store.read_only(str(self.path))
+            self._ox = _open_read_only(self.path)
             raise StorageError(f"{self.path}: the store cannot be reopened for writing: {exc}") from None
 
     # -- graphs -----------------------------------------------------------
@@ -380,17 +380,24 @@ class Store(GraphStore):
                                    ) from None
 
 
-def _open_read_only(path: Path) -> ox.Store:
-    """A read-only snapshot of a store another process may be writing. Opening races with that
-    writer's compactions (a file it lists is deleted meanwhile: RuntimeError "Corruption ... No
-    such file"); a few tries get a consistent list."""
-    for attempt in range(5):
+def raced_the_writer(exc: Exception) -> bool:
+    """Whether an error of a read-only snapshot comes from racing the writer's compaction (a file
+    the snapshot lists was deleted meanwhile): a new snapshot gets a consistent list."""
+    text = str(exc)
+    return "Corruption" in text or "No such file" in text or "IO error" in text
+
+
+def _open_read_only(path: Path, attempts: int = 50) -> ox.Store:
+    """A read-only snapshot of a store another process may be writing, retried while the open
+    races that writer's compactions."""
+    for attempt in range(attempts):
         try:
             return ox.Store.read_only(str(path))
-        except RuntimeError as exc:
-            if attempt == 4:
+        except (RuntimeError, OSError) as exc:
+            if attempt == attempts - 1 or not raced_the_writer(exc):
                 raise StorageError(f"{path}: cannot read the store beside the process that writes it: {exc}") from None
-            time.sleep(0.05 * (attempt + 1))
+            time.sleep(0.02)
+    raise AssertionError("unreachable")
 
 
 def lock_holder(path: Path) -> str:

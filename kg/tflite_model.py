@@ -214,7 +214,6 @@ def _parse(tflite, r: _Reader, data: bytes, file: str) -> ModelFacts:
     notes: list[str] = []
     inputs: list[TensorInfo] = []
     outputs: list[TensorInfo] = []
-    int16_acts = False
 
     for s in range(n_sub):
         sg = model.Subgraphs(s)

@@ -423,7 +423,7 @@ def _lobo_with_calibration(records: list[dict], make, target: str = "latency_ms"
 def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
     """The figures of benchmarks/hardware_prediction.py: MLPerf Tiny latency / energy and
     the STM32 zoo's latency / RAM, leave-one-board-out, today's regressor beside the cost model."""
-    from .cost_model import CostModel, lobo_predictions
+    from .cost_model import lobo_predictions
 
     res: dict[str, float] = {}
     feats = mlperf_file_features(data_dir)

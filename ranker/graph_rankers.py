@@ -17,7 +17,6 @@ The default path is $ARACHNE_RANKER, else ~/.cache/arachne/ranker.pt.
 """
 from __future__ import annotations
 
-import math
 import os
 import threading
 import warnings
@@ -29,7 +28,7 @@ import numpy as np
 
 from . import graph_facts
 from .aggregation import copeland
-from .hardware import accelerator_kind, core_family, finite_float as _f
+from .hardware import accelerator_kind, core_family, finite_float as _f, positive_log as _log
 
 # No accuracy among them: the task ranker's label is the accuracy, and a feature computed from
 # the label is leakage (it learned to copy it).  Task fitness from other datasets' figures is
@@ -49,14 +48,6 @@ def default_path() -> Path:
 def fusion_path(path: str | Path) -> Path:
     p = Path(path)
     return p.with_name(p.stem + ".fusion" + (p.suffix or ".pt"))
-
-
-def _log(v) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return float("nan")
-    return math.log(x) if x > 0 else float("nan")
 
 
 

@@ -172,6 +172,15 @@ class Prediction:
     energy_provenance: str | None = None
 
 
+def positive_log(x) -> float:
+    """log(x) of a positive number, or NaN when x is missing, not a number, zero or negative."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return math.log(v) if v > 0 else float("nan")
+
+
 def finite_float(x) -> float:
     """float(x), or NaN when x is missing, not a number or infinite."""
     try:

@@ -36,6 +36,7 @@ import numpy as np
 
 from kg.errors import InputError
 
+from .hardware import positive_log as _log
 from .metrics import ndcg_at_k, paired_bootstrap, top1_regret, weighted_tau
 
 __all__ = ["TransferTable", "TransferRanker", "Prediction", "read_table", "table_from_rows", "dataset_facts",
@@ -192,14 +193,6 @@ def _zlist(v: np.ndarray) -> np.ndarray:
 def _resolution(res: str | None) -> float:
     dims = [int(x) for x in re.findall(r"\d+", res or "")][:2]
     return float(np.prod(dims)) if dims else float("nan")
-
-
-def _log(x) -> float:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return float("nan")
-    return math.log(x) if x > 0 else float("nan")
 
 
 def descriptor_distance(table: TransferTable, facts: Mapping[str, dict] | None = None) -> np.ndarray:

@@ -279,7 +279,7 @@ def model_upload_page():
 
 @bp.get("/ui/sparql")
 def sparql_page():
-    from registry.sparql_endpoint import QueryBusy, QueryTimeout, runner
+    from registry.sparql_endpoint import run_problem, runner
 
     examples = example_queries()
     name = request.args.get("example")
@@ -288,7 +288,7 @@ def sparql_page():
         text = next((e["text"] for e in examples if e["name"] == name), None)
     result = error = None
     if text and text.strip():
-        from kg.store import StoreError, results_from_json
+        from kg.store import results_from_json
 
         try:
             kind, _fmt, body, capped = runner().run(text, "json", "turtle")
@@ -301,14 +301,11 @@ def sparql_page():
                     result = {"kind": "table", "vars": answer.vars, "rows": answer.rows, "capped": full}
             else:
                 result = {"kind": "graph", "text": body.decode("utf-8"), "capped": capped}
-        except ProblemError as exc:
-            error = exc.detail or exc.title
-        except StoreError as exc:
-            error = str(exc)
-        except QueryTimeout:
-            error = f"the query did not finish within {registry().config['SPARQL_TIMEOUT_S']:g} s"
-        except QueryBusy:
-            error = "too many queries are running; retry shortly"
+        except Exception as exc:  # the endpoint's own mapping, shown on the page (storage failures stay 5xx)
+            problem = exc if isinstance(exc, ProblemError) else run_problem(exc)
+            if not isinstance(problem, ProblemError):
+                raise
+            error = problem.detail or problem.title
     return render_template("sparql.html", examples=examples, query=text or (examples[0]["text"] if examples else ""),
                            selected=name, result=result, error=error, ran=bool(text and text.strip()))
 

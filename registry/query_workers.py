@@ -32,7 +32,7 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from kg.store import Store, StoreError
+from kg.store import Store, StoreError, raced_the_writer
 
 LOG = logging.getLogger("arachne.sparql")
 FLUSH_EVERY_S = 5.0
@@ -108,25 +108,6 @@ def _watch_server(server_pid: int) -> None:
             pass
 
 
-def _transient(exc: Exception) -> bool:
-    """An error of a read-only snapshot racing the writer's compaction (a file it lists was deleted)."""
-    text = str(exc)
-    return "Corruption" in text or "No such file" in text or "IO error" in text
-
-
-def _open(path: str) -> Store:
-    """A read-only snapshot of the store; retried, since the writer's compaction may delete a file
-    between the reading of its file list and the opening of that file."""
-    for attempt in range(50):
-        try:
-            return Store(path, read_only=True)
-        except StoreError as exc:
-            if attempt == 49 or not _transient(exc):
-                raise
-            time.sleep(0.02)
-    raise AssertionError("unreachable")
-
-
 def _serve(conn, path: str, server_pid: int) -> None:
     """A worker process: answer (query, format, generation) jobs over `conn` until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
@@ -140,15 +121,15 @@ def _serve(conn, path: str, server_pid: int) -> None:
         try:
             if store is None or wanted != generation:
                 store = None  # close the old snapshot first
-                store = _open(path)
+                store = Store(path, read_only=True)
                 generation = wanted
             try:
                 answer = ("ok", *store.query_serialized(text, fmt))
             except StoreError as exc:
-                if not _transient(exc):
+                if not raced_the_writer(exc):
                     raise
                 store = None  # a file of the snapshot went away under it: take a new one, once
-                store = _open(path)
+                store = Store(path, read_only=True)
                 answer = ("ok", *store.query_serialized(text, fmt))
         except StoreError as exc:
             answer = ("error", str(exc))
@@ -187,7 +168,7 @@ class _Worker:
         self.conn.close()
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process (Linux /proc), None where unavailable."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -238,7 +219,7 @@ class ProcessExecutor:
                 self._flushed = (generation, time.monotonic())
         started = time.monotonic()
         self.running[worker.pid] = started
-        cpu_start = _cpu_seconds(worker.pid)
+        cpu_start = cpu_seconds(worker.pid)
         long = lowered = keep = False
         try:
             worker.conn.send((text, fmt, generation))
@@ -253,7 +234,7 @@ class ProcessExecutor:
                 if long:
                     continue
                 # Counted in CPU time: a cheap query that waits for a busy CPU is not long.
-                cpu_now = _cpu_seconds(worker.pid)
+                cpu_now = cpu_seconds(worker.pid)
                 used = cpu_now - cpu_start if cpu_start is not None and cpu_now is not None else now - started
                 if used < self.slow_s:
                     continue

@@ -24,7 +24,7 @@ from collections import Counter
 from flask import Blueprint, Flask, Response, request
 
 from kg.sparql_guard import QueryRefused, QueryShape, analyse, check, refuse_services
-from kg.store import Store, StoreError
+from kg.store import StorageError, Store, StoreError
 from registry.problems import ProblemError
 from registry.query_workers import (ClientBusy, ProcessExecutor, QueryBusy, QueryCrashed, QueryTimeout,
                                     ThreadExecutor)
@@ -319,6 +319,8 @@ def run_problem(exc: Exception) -> Exception:
     """The problem (or the exception itself, when it is none of these) for a failed QueryRunner.run."""
     if isinstance(exc, QueryCrashed):
         return ProblemError(400, "Bad Request", str(exc))
+    if isinstance(exc, StorageError):  # the disk or the SPARQL server failed: the app's 507/503, not the query's fault
+        return exc
     if isinstance(exc, StoreError):
         return ProblemError(400, "Bad Request", f"the query could not be run: {exc}")
     if isinstance(exc, QueryTimeout):
