@@ -2,26 +2,45 @@
 our own CSV format, into ar:BenchmarkRecord graphs; and the board catalogue built from those
 tables (the boards and runtimes every importer knows are in kg.boards).
 
-Our CSV format (`--format csv`), one measurement per row, header required:
-    model        model name (minted with kg.ids.model_iri) or a model IRI     required
-    device       board canonical name (kg.ids.device_iri) or a device IRI     required
-    source       where the figure comes from                                 required
+Our CSV format (`--format csv`), one record per row, header required:
+    model        model name (minted with kg.ids.model_iri), a model IRI, or sha256:<hex> of a
+                 model file imported before (resolve_files finds its model)    required
+    source       where the figure comes from; names the record's graph        required
+    device       board canonical name (kg.ids.device_iri) or a device IRI     required, except on
+                 a fine-tuning result
+    target_dataset   a fine-tuning result (model x dataset -> accuracy, as in transfer tables):
+                 the dataset the model was fine-tuned and evaluated on; such a row may leave
+                 device empty, not accuracy_pct
     runtime      runtime family key, e.g. tflite-micro, st-edge-ai
     runtime_version   the runtime as the source names it
     latency_ms, energy_uj, ram_bytes, flash_bytes, accuracy_pct (0-100), quality_metric,
     clock_mhz, date
-    model_title, family, task, dataset, format (tflite|onnx|keras),
+    model_title, task, dataset, format (tflite|onnx|keras),
     quantization (int8|uint8|float32|float16|hybrid|other text)   describe the model node
+    family, params, macs (non-negative whole numbers), pretrain_dataset (the dataset the
+    model was trained on before any fine-tuning: the same ar:trainedOn as `dataset`)
+                 describe the model with provenance "reported": an ar:Provenance on the
+                 model names the row's source. A model whose description was derived from
+                 its file (ar:sourceFile) keeps its file's parameters and MACs
+                 (BenchmarkImport.keep_file_figures); one model has one value per column.
 Empty cells mean "not measured". Units are the canonical ones (bytes, ms, uJ, MHz, %).
 
-Every table becomes ONE named graph (https://w3id.org/arachne/graph/benchmarks/<table>)
-holding its records and the minimal model nodes they refer to, so that re-importing a
-table replaces it in one transaction.
+Graphs: one named graph per source (https://w3id.org/arachne/graph/benchmarks/<source>),
+holding its records, so that re-importing a source's records, under any file name, replaces
+what that source held before, in one transaction. The repositories the built-in importers
+read are one source each, whatever path inside them a row cites: every
+"mlcommons/tiny_results..." source is the table mlperf-tiny, every
+"STMicroelectronics/stm32ai-modelzoo..." source stm32-zoo, the graphs `--format
+mlperf-tiny` and `--format stm32-zoo` fill (so their tables exported with write_csv land in
+the same graph). A model's node (name, task, reported figures) goes into the first graph
+whose records name it.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,14 +62,36 @@ CSV_COLUMNS = [
     "accuracy_pct", "quality_metric", "clock_mhz", "source", "date",
     "model_title", "family", "task", "dataset", "format", "quantization",
 ]
-REQUIRED = ("model", "device", "source")
+# Accepted beside CSV_COLUMNS (write_csv writes CSV_COLUMNS: the device benchmarks' table).
+OPTIONAL_COLUMNS = ["target_dataset", "params", "macs", "pretrain_dataset"]
+REQUIRED = ("model", "source")  # and device, or target_dataset on a fine-tuning result
 QUANT = {"int8": AR.Int8, "uint8": AR.UInt8, "float32": AR.Float32, "float16": AR.Float16, "hybrid": AR.Hybrid}
 FORMAT_TERMS = {"tflite": AR.TFLite, "onnx": AR.ONNX, "keras": AR.Keras}
+# Model facts a table reports (provenance "reported"): model-fact key -> property.
+REPORTED = {"params": AR.parameterCount, "macs": AR.macs, "family": AR.family, "dataset": AR.trainedOn}
+_KNOWN_SOURCES = (("mlcommons/tiny_results", "mlperf-tiny"), ("STMicroelectronics/stm32ai-modelzoo", "stm32-zoo"))
+
+
+def source_table(source: str) -> str:
+    """The table (named graph) a record's source belongs to: the source itself, except the
+    repositories the built-in importers read (see the module docstring)."""
+    return next((table for prefix, table in _KNOWN_SOURCES if source.startswith(prefix)), source)
 
 
 def graph_name(table: str) -> str:
     """IRI of the named graph that holds one benchmark table."""
-    return GRAPH_BASE + slug(table)
+    return GRAPH_BASE + _table_slug(table)
+
+
+def _table_slug(table: str) -> str:
+    """A long source name is cut and keeps a digest of the whole, so two sources never share
+    a graph by accident."""
+    name = slug(table)
+    return name if len(name) <= 80 else f"{name[:60]}-{_digest(table)}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
 # ---------------------------------------------------------------------------
@@ -103,20 +144,54 @@ def read_rows(path: str | Path, required: Iterable[str], optional: Iterable[str]
 # ---------------------------------------------------------------------------
 @dataclass
 class BenchmarkImport:
-    """Records (our CSV columns as dicts), model stubs, skipped rows and the named graphs."""
+    """Records (our CSV columns as dicts), model stubs, skipped rows and the named graphs.
+    A record's "table" (our CSV: its source's, source_table) picks its graph; `table` is the
+    graph of records without one (the built-in importers')."""
 
     table: str
     records: list[dict] = field(default_factory=list)
     models: dict[str, dict] = field(default_factory=dict)  # model key -> facts
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (source line, reason)
 
+    def tables(self) -> dict[str, list[dict]]:
+        """{table: its records}, in the order the records first name them."""
+        out: dict[str, list[dict]] = {}
+        for rec in self.records:
+            out.setdefault(rec.get("table") or self.table, []).append(rec)
+        return out or {self.table: []}
+
     @property
-    def graph_name(self) -> str:
-        return graph_name(self.table)
+    def graph_names(self) -> list[str]:
+        return [graph_name(t) for t in self.tables()]
 
     def graphs(self) -> dict[str, Graph]:
-        """{named graph IRI: graph} ready for Store.put_graphs."""
-        return {self.graph_name: records_graph(self.records, self.models, self.table)}
+        """{named graph IRI: graph} ready for Store.put_graphs; a model's node goes into the
+        first graph whose records name it."""
+        out, placed = {}, set()
+        for table, records in self.tables().items():
+            keys = [k for k in dict.fromkeys(r["model"] for r in records) if k in self.models and k not in placed]
+            placed.update(keys)
+            out[graph_name(table)] = records_graph(records, {k: self.models[k] for k in keys}, table)
+        return out
+
+    def keep_file_figures(self, store) -> dict[str, list[str]]:
+        """Leave out the reported parameters / MACs of the models whose description derived
+        them from the model file (a graph with ar:sourceFile states them): file-derived
+        figures win. Returns {model IRI: ["params" and/or "macs"]} left out."""
+        asked = {str(_iri(k, model_iri)): k for k, m in self.models.items()
+                 if m.get("params") is not None or m.get("macs") is not None}
+        if not asked:
+            return {}
+        rows = store.select(f"""PREFIX ar: <{AR}>
+            SELECT DISTINCT ?m ?p WHERE {{
+              VALUES ?m {{ {" ".join(f"<{m}>" for m in asked)} }} VALUES ?p {{ ar:parameterCount ar:macs }}
+              GRAPH ?g {{ ?m ar:sourceFile ?file ; ?p ?value }} }}""").values()
+        left_out: dict[str, list[str]] = {}
+        for model, prop in sorted(rows):
+            col = "params" if prop == str(AR.parameterCount) else "macs"
+            self.models[asked[model]][col] = None
+            left_out.setdefault(model, []).append(col)
+        return left_out
 
 
 # ---------------------------------------------------------------------------
@@ -291,43 +366,107 @@ def read_stm32_zoo(footprints: str | Path, accuracy: str | Path | None | bool = 
 # Our CSV
 # ---------------------------------------------------------------------------
 def read_csv_records(path: str | Path, table: str | None = None) -> BenchmarkImport:
-    """Records from a CSV in our own format (see the module docstring)."""
+    """Records from a CSV in our own format (see the module docstring); `table` puts every
+    record into one graph instead of its source's."""
     path = Path(path)
-    rows = read_rows(path, REQUIRED)
-    # mlperf_tiny.csv -> graph .../benchmarks/mlperf-tiny, the same graph a direct import fills
-    out = BenchmarkImport(table=table or path.stem.replace("_", "-"))
+    rows = read_rows(path, REQUIRED, ["device"] + OPTIONAL_COLUMNS)
+    if not rows:
+        raise InputError(str(path), "line 2", "no records: expected one row per measurement after the header")
+    if "device" not in rows[0] and "target_dataset" not in rows[0]:
+        raise InputError(str(path), "line 1", "missing column device (or target_dataset, for fine-tuning results)")
+    out = BenchmarkImport(table=table or "")
     problems = []
+    stated: dict[tuple[str, str], int] = {}  # (model, reported fact) -> the line that stated it
     for line, row in enumerate(rows, start=2):
+        cell = {col: (row.get(col) or "").strip() for col in CSV_COLUMNS + OPTIONAL_COLUMNS}
+
+        def bad(col: str, message: str) -> None:
+            problems.append((f"line {line}, column {col}", message))
+
+        for col in REQUIRED:
+            if not cell[col]:
+                bad(col, "required value is empty")
+        if not cell["device"] and not cell["target_dataset"]:
+            bad("device", "required value is empty (only a fine-tuning result, naming a target_dataset, may leave it empty)")
+        elif not cell["device"] and not cell["accuracy_pct"]:
+            bad("accuracy_pct", "a fine-tuning result (target_dataset, no device) needs its accuracy")
         rec: dict = {}
-        for col in ("model", "device", "source"):
-            if not (row.get(col) or "").strip():
-                problems.append((f"line {line}, column {col}", "required value is empty"))
-        for col in ("latency_ms", "energy_uj", "accuracy_pct", "clock_mhz", "ram_bytes", "flash_bytes"):
-            raw = (row.get(col) or "").strip()
+        for col in ("latency_ms", "energy_uj", "accuracy_pct", "clock_mhz", "ram_bytes", "flash_bytes", "params", "macs"):
+            raw = cell[col]
             value = _num(raw)
+            whole = col.endswith("_bytes") or col in ("params", "macs")
             if raw and value is None:
-                problems.append((f"line {line}, column {col}", f"expected a number, found {raw!r}"))
+                bad(col, f"expected a number, found {raw!r}")
             elif value is not None and value < 0:
-                problems.append((f"line {line}, column {col}", f"expected a non-negative number, found {raw}"))
+                bad(col, f"expected a non-negative number, found {raw}")
+            elif col in ("params", "macs") and value is not None and value != int(value):
+                bad(col, f"expected a whole number, found {raw}")
             elif col == "accuracy_pct" and value is not None and value > 100:
-                problems.append((f"line {line}, column {col}", f"accuracy is a percentage 0-100, found {raw}"))
-            rec[col] = int(value) if value is not None and col.endswith("_bytes") else value
-        for col in CSV_COLUMNS:
-            if col not in rec:
-                rec[col] = (row.get(col) or "").strip()
-        rec["id"] = f"{out.table}-{line}-{rec['model']}-{rec['device']}"
+                bad(col, f"accuracy is a percentage 0-100, found {raw}")
+            rec[col] = int(value) if value is not None and whole else value
+        if cell["pretrain_dataset"] and cell["dataset"] and cell["pretrain_dataset"] != cell["dataset"]:
+            bad("pretrain_dataset", f"{cell['pretrain_dataset']!r} differs from column dataset ({cell['dataset']!r}); "
+                "both name the dataset the model was trained on")
+        for col in CSV_COLUMNS + ["target_dataset"]:
+            rec.setdefault(col, cell[col])
+        rec["table"] = table or source_table(cell["source"])
+        rec["id"] = f"{_table_slug(rec['table'])}-{line}-{rec['model']}-{rec['device'] or rec['target_dataset']}"
         out.records.append(rec)
-        if rec["model"] and not rec["model"].startswith("http"):
-            m = out.models.setdefault(rec["model"], {
-                "key": rec["model"], "title": rec.get("model_title") or "", "family": rec.get("family", ""),
-                "task": rec.get("task", ""), "dataset": rec.get("dataset", ""), "format": rec.get("format", ""),
-                "quantization": rec.get("quantization", ""), "quality_metric": "",
-            })
-            if not m["quality_metric"] and rec.get("quality_metric"):
-                m["quality_metric"] = rec["quality_metric"]
+        facts = {"title": cell["model_title"], "family": cell["family"], "task": cell["task"],
+                 "dataset": cell["dataset"] or cell["pretrain_dataset"], "format": cell["format"],
+                 "quantization": cell["quantization"], "quality_metric": cell["quality_metric"],
+                 "params": rec.pop("params"), "macs": rec.pop("macs")}
+        if not rec["model"]:
+            continue
+        if rec["model"].startswith("sha256:"):  # a model file, by its hash: resolve_files finds its model
+            digest = rec["model"][len("sha256:"):].lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                bad("model", f"expected sha256: and the 64 hex digits of the model file's SHA-256, found {rec['model']!r}")
+            rec["model"], rec["line"] = "sha256:" + digest, line
+        if rec["model"].startswith(("http", "sha256:")):  # described elsewhere: this table only refers to it
+            given = [col for col in ("params", "macs", "family", "pretrain_dataset") if cell[col]]
+            if given:
+                bad(given[0], "describes the model, but the model is given by IRI (described elsewhere); "
+                    "name it instead, or leave the column empty")
+            continue
+        m = out.models.setdefault(rec["model"], {"key": rec["model"], "reported": {}})
+        for key, value in facts.items():
+            if value in (None, ""):
+                continue
+            if m.get(key) in (None, ""):
+                m[key] = value
+                if key in REPORTED:
+                    m["reported"][key] = cell["source"]
+                    stated[(rec["model"], key)] = line
+            elif key in REPORTED and m[key] != value:
+                column = ("dataset" if cell["dataset"] else "pretrain_dataset") if key == "dataset" else key
+                bad(column, f"{value!r} contradicts line {stated[(rec['model'], key)]} ({m[key]!r}): "
+                    "one model, one value")
     if problems:
         raise InputError(str(path), problems[0][0], problems[0][1] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""), problems)
+    out.table = out.records[0]["table"]
     return out
+
+
+def resolve_files(result: BenchmarkImport, store, path: str | Path) -> None:
+    """Replace each record's `sha256:<hex>` model with the IRI of the model whose file has that
+    SHA-256 in the store (`import-model` records it); an unknown hash is an InputError naming
+    the line, and nothing is resolved."""
+    wanted = {r["model"][len("sha256:"):] for r in result.records if r["model"].startswith("sha256:")}
+    if not wanted:
+        return
+    values = " ".join(f'"{h}"' for h in sorted(wanted))
+    found = dict(store.select(f"SELECT ?h ?m WHERE {{ VALUES ?h {{ {values} }} ?m <{SCHEMA.sha256}> ?h ; "
+                              f"a <{AR.PretrainedModel}> }}").values())
+    missing = [r for r in result.records if r["model"].startswith("sha256:") and r["model"][7:] not in found]
+    if missing:
+        problems = [(f"line {r['line']}, column model", f"no model file with SHA-256 {r['model'][7:23]}... in the "
+                     "registry (import the file with import-model first)") for r in missing]
+        raise InputError(str(path), problems[0][0], problems[0][1] + (
+            f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""), problems)
+    for r in result.records:
+        if r["model"].startswith("sha256:"):
+            r["model"] = str(found[r["model"][7:]])
 
 
 def write_csv(records: Iterable[dict], path: str | Path, models: dict[str, dict] | None = None) -> int:
@@ -366,27 +505,40 @@ def _iri(value: str, mint) -> URIRef:
     return URIRef(value) if value.startswith(("http://", "https://")) else URIRef(mint(value))
 
 
+def _dataset(g: Graph, name: str) -> URIRef:
+    """The node of a dataset named (or given by IRI) in a table, typed and named in `g`."""
+    d = _iri(name, dataset_iri)
+    g.add((d, RDF.type, AR.Dataset))
+    if not name.startswith(("http://", "https://")):
+        g.add((d, SCHEMA.name, Literal(name)))
+    return d
+
+
 def records_graph(records: list[dict], models: dict[str, dict], table: str) -> Graph:
     """The RDF of one benchmark table: records, the model stubs, and the runtimes they name."""
     g = Graph()
     g.bind("ar", AR)
     g.bind("schema", SCHEMA)
+    first_source = {}
+    for rec in records:
+        first_source.setdefault(rec["model"], rec.get("source") or table)
     for key, m in models.items():
         node = _iri(key, model_iri)
         g.add((node, RDF.type, AR.PretrainedModel))
         g.add((node, SCHEMA.name, Literal(m.get("title") or key)))
         if m.get("family"):
             g.add((node, AR.family, Literal(m["family"])))
+        if m.get("params") is not None:
+            g.add((node, AR.parameterCount, Literal(int(m["params"]), datatype=XSD.integer)))
+        if m.get("macs") is not None:
+            g.add((node, AR.macs, Literal(int(m["macs"]), datatype=XSD.integer)))
         if m.get("task"):
             t = URIRef(task_iri(m["task"]))
             g.add((node, AR.performsTask, t))
             g.add((t, RDF.type, AR.Task))
             g.add((t, SCHEMA.name, Literal(m["task"])))
         if m.get("dataset"):
-            d = URIRef(dataset_iri(m["dataset"]))
-            g.add((node, AR.trainedOn, d))
-            g.add((d, RDF.type, AR.Dataset))
-            g.add((d, SCHEMA.name, Literal(m["dataset"])))
+            g.add((node, AR.trainedOn, _dataset(g, m["dataset"])))
         if m.get("format") in FORMAT_TERMS:
             g.add((node, AR.hasFormat, FORMAT_TERMS[m["format"]]))
         if m.get("quantization") in QUANT:
@@ -397,6 +549,20 @@ def records_graph(records: list[dict], models: dict[str, dict], table: str) -> G
             g.add((node, AR.qualityMetric, Literal(m["quality_metric"])))
         if m.get("metric_value") is not None and m.get("quality_metric"):
             add_metric(g, node, URIRef(str(node) + "#metric"), m["quality_metric"], m["metric_value"], m.get("dataset"))
+        # Where the facts the table reports come from: one ar:Provenance per source.
+        by_source: dict[str, list[URIRef]] = {}
+        for fact, prop in REPORTED.items():
+            if m.get(fact) not in (None, ""):
+                source = m.get("reported", {}).get(fact) or first_source.get(key) or table
+                by_source.setdefault(source, []).append(prop)
+        for source, props in by_source.items():
+            p = URIRef(f"{node}#reported-{_digest(source)}")
+            g.add((node, AR.hasProvenance, p))
+            g.add((p, RDF.type, AR.Provenance))
+            g.add((p, AR.provenanceKind, Literal("reported")))
+            g.add((p, AR.source, Literal(source)))
+            for prop in props:
+                g.add((p, AR.forProperty, prop))
     seen_ids: Counter = Counter()
     for rec in records:
         rid = slug(rec.get("id") or f"{table}-{rec['model']}-{rec['device']}")
@@ -406,7 +572,10 @@ def records_graph(records: list[dict], models: dict[str, dict], table: str) -> G
         node = URIRef(benchmark_iri(rid))
         g.add((node, RDF.type, AR.BenchmarkRecord))
         g.add((node, AR.ofModel, _iri(rec["model"], model_iri)))
-        g.add((node, AR.onDevice, _iri(rec["device"], device_iri)))
+        if rec.get("device"):
+            g.add((node, AR.onDevice, _iri(rec["device"], device_iri)))
+        if rec.get("target_dataset"):
+            g.add((node, AR.targetDataset, _dataset(g, rec["target_dataset"])))
         if rec.get("runtime"):
             rt = _iri(rec["runtime"], runtime_iri)
             g.add((node, AR.withRuntime, rt))
@@ -430,6 +599,52 @@ def records_graph(records: list[dict], models: dict[str, dict], table: str) -> G
         if rec.get("date"):
             g.add((node, AR.date, Literal(rec["date"])))
     return g
+
+
+# ---------------------------------------------------------------------------
+# Fine-tuning results, read back as a transfer table
+# ---------------------------------------------------------------------------
+TRANSFER_COLUMNS = ["model", "target_dataset", "accuracy_pct", "task", "params", "macs", "family",
+                    "pretrain_dataset", "quantization", "source"]
+_FINE_TUNING_QUERY = """PREFIX ar: <https://w3id.org/arachne#>
+PREFIX schema: <https://schema.org/>
+SELECT ?b ?model ?dataset ?datasetName ?acc ?source ?taskName ?task ?family ?pretrain ?pretrainName ?quant
+       ?fileParams ?params ?fileMacs ?macs WHERE {
+  ?b a ar:BenchmarkRecord ; ar:ofModel ?model ; ar:targetDataset ?dataset ; ar:accuracyPct ?acc .
+  OPTIONAL { ?b ar:source ?source }
+  OPTIONAL { ?dataset schema:name ?datasetName }
+  OPTIONAL { ?model ar:performsTask ?task OPTIONAL { ?task schema:name ?taskName } }
+  OPTIONAL { ?model ar:family ?family }
+  OPTIONAL { ?model ar:trainedOn ?pretrain OPTIONAL { ?pretrain schema:name ?pretrainName } }
+  OPTIONAL { ?model ar:hasQuantization ?quant }
+  OPTIONAL { GRAPH ?fp { ?model ar:sourceFile ?f1 ; ar:parameterCount ?fileParams } }
+  OPTIONAL { ?model ar:parameterCount ?params }
+  OPTIONAL { GRAPH ?fm { ?model ar:sourceFile ?f2 ; ar:macs ?fileMacs } }
+  OPTIONAL { ?model ar:macs ?macs }
+} ORDER BY ?b"""
+
+
+def _name(iri: str | None, name) -> str:
+    return str(name) if name is not None else (iri or "").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def fine_tuning_results(store) -> list[dict]:
+    """The store's fine-tuning results (records with ar:targetDataset and an accuracy) as rows
+    of the transfer-table import format (TRANSFER_COLUMNS, text cells as in a CSV, so
+    ranker.transfer.table_from_rows reads them): model is the model IRI, datasets, task and
+    quantization their names; a model's file-derived parameters and MACs win over reported ones."""
+    out: dict[str, dict] = {}
+    for r in store.select(_FINE_TUNING_QUERY).dicts():
+        row = out.setdefault(r["b"], {"model": r["model"], "target_dataset": _name(r["dataset"], r["datasetName"]),
+                                      "accuracy_pct": str(float(r["acc"]))})
+        for col, value in (("task", r["task"] and _name(r["task"], r["taskName"])), ("family", r["family"]),
+                           ("pretrain_dataset", r["pretrain"] and _name(r["pretrain"], r["pretrainName"])),
+                           ("quantization", r["quant"] and _name(r["quant"], None).lower()), ("source", r["source"]),
+                           ("params", r["fileParams"] if r["fileParams"] is not None else r["params"]),
+                           ("macs", r["fileMacs"] if r["fileMacs"] is not None else r["macs"])):
+            if not row.get(col) and value is not None:
+                row[col] = str(value)
+    return [{col: row.get(col, "") for col in TRANSFER_COLUMNS} for row in out.values()]
 
 
 # ---------------------------------------------------------------------------

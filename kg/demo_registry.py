@@ -1,6 +1,7 @@
 """The bundled demo registry: the project's own data files (kg/demo/) loaded into a store:
 the 23 TinyML model files described from their bytes, the MLPerf Tiny and STM32 model-zoo
-results as benchmark records, and a Thing Description for every board."""
+results as benchmark records (the MLPerf Tiny reference models joined to their files' facts, as
+`arachne import-model FILE --describes MODEL` joins them), and a Thing Description for every board."""
 from __future__ import annotations
 
 from rich.progress import Progress
@@ -9,6 +10,7 @@ from kg import demo
 from kg.benchmarks import import_benchmarks
 from kg.errors import InputError
 from kg.loading import init_store, stats
+from kg.models import describe_attachment, store_models
 from kg.store import Store
 from kg.validation import validate
 
@@ -29,8 +31,9 @@ def build(store: Store, progress: bool = True) -> dict[str, int]:
     tds = demo.td_files()
     files = demo.model_files()
     tables = demo.benchmark_tables()
+    attached = demo.attached_files()
     with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("demo registry", total=len(tds) + len(files) + len(tables))
+        task = bar.add_task("demo registry", total=len(tds) + len(files) + len(tables) + len(attached))
         report = td.import_paths(store, tds, workers=1)
         if report.rejected:  # our own data: a rejection is a bug in the project
             raise report.rejected[0].as_input_error()
@@ -43,4 +46,10 @@ def build(store: Store, progress: bool = True) -> dict[str, int]:
             graphs.update(import_benchmarks(path, "csv").graphs())
             bar.advance(task)
         store.put_graphs(_checked(graphs))
+        # The files join descriptions the store holds now (the benchmark tables' models).
+        joined = []
+        for path, model in attached:
+            joined.append(describe_attachment(store, path, model))
+            bar.advance(task)
+        store_models(store, joined)
     return stats(store)

@@ -13,11 +13,12 @@ request asks for on-board sensing. The same constraints exist as SHACL-SPARQL sh
 (`check_pair_shacl`), and as the indexed one-device query (`fast_outcomes`)."""
 from __future__ import annotations
 
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import AbstractSet, Any, Callable, Iterable
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, XSD
@@ -164,8 +165,13 @@ def _judge(f: dict, req: Request) -> tuple[list[str], list[str], list[str], list
     if f["ram"] is not None and f["needRam"] is not None:
         _memory("RAM", f["needRam"], f["ram"], reserve_ram, measured, bad, warnings)
     elif not measured:
-        unknown.append("device RAM unknown" if f["ram"] is None else
-                       "model RAM unknown (no tensor-arena figure and no measurement on this device)")
+        if f["ram"] is None:
+            unknown.append("device RAM unknown")
+        elif f.get("ramEstimate") is not None:  # live activations: no planner, no measurement
+            unknown.append(f"model RAM estimated: {byte_size(f['ramEstimate'])} of live activations "
+                           "(no runtime planned it and no measurement on this device)")
+        else:
+            unknown.append("model RAM unknown (no tensor-arena figure and no measurement on this device)")
     if not measured:
         if f["format"] is None:
             unknown.append("model format unknown")
@@ -204,10 +210,13 @@ def _judge(f: dict, req: Request) -> tuple[list[str], list[str], list[str], list
 
 
 def _provenance(f: dict) -> dict:
-    """Where each figure the check used comes from: measured / file / datasheet / unknown."""
+    """Where each figure the check used comes from: measured / file / estimated / datasheet / unknown."""
     def pick(measured, derived, derived_name="file"):
         return "measured" if measured is not None else derived_name if derived is not None else "unknown"
-    return {"ram_need": pick(f["mram"], f["arena"]), "flash_need": pick(f["mflash"], f["modelBytes"]),
+    ram_need = pick(f["mram"], f["arena"])
+    if ram_need == "unknown" and f.get("ramEstimate") is not None:
+        ram_need = "estimated"
+    return {"ram_need": ram_need, "flash_need": pick(f["mflash"], f["modelBytes"]),
             "latency": pick(f["latency"], None), "energy": pick(f["energy"], None),
             "device_ram": pick(None, f["ram"], "device description"),
             "device_flash": "not used (Linux-class board)" if f["linux"] else pick(None, f["flash"], "device description"),
@@ -363,36 +372,105 @@ def _iri_union(store: Store, queries: list[str]) -> set[str]:
     return set().union(*_POOL.map(lambda q: _tsv_lines(store, q), queries)) - {""}
 
 
+# What the fast path reads whatever the device (which class lies in which bands, which models no
+# band decides, each class's models: listing those per query was most of a one-device answer;
+# the runtimes' operators), kept per store while its write generation stands
+# (kg.store.GraphStore.write_generation): {store: (generation, {reader: what it read})}.
+_READS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def per_generation(store: Store, read: Callable[[Store], Any]):
+    """read(store), read again only after the store has been written; each time for a store
+    others may write (a SPARQL server), where no number tells us."""
+    generation = store.write_generation  # read before the data: a write meanwhile moves it on
+    if generation is None:
+        return read(store)
+    reads = _READS.get(store)
+    if reads is None or reads[0] != generation:
+        reads = _READS[store] = (generation, {})
+    if read not in reads[1]:
+        reads[1][read] = read(store)
+    return reads[1][read]
+
+
+def _class_bands(store: Store) -> list[list[str]]:
+    """(class, arena band, size band) rows of the requirement index."""
+    return _tsv_rows(store, f"SELECT ?c ?a ?s WHERE {{ ?c <{AR.arenaBand}> ?a ; <{AR.sizeBand}> ?s }}")
+
+
+def _undecided(store: Store) -> set[str]:
+    """The models no band decides: not indexed (no arena or format: their RAM is unknown), or in a
+    class written before the index had bands (`arachne reindex` indexes them again)."""
+    return set(store.select(f"""SELECT ?m WHERE {{
+      {{ ?m <{AR.requirementClass}> <{UNINDEXED}> }}
+      UNION {{ {{ SELECT ?c WHERE {{ ?c a <{AR.RequirementClass}> FILTER NOT EXISTS {{ ?c <{AR.arenaBand}> ?b }} }} }}
+              ?m <{AR.requirementClass}> ?c }} }}""").column("m"))  # classes first: a few thousand, not every model
+
+
+def _indexed_models(store: Store) -> dict[str, str]:
+    """{every model the index links to a class: "fits"} (copied whole when most models fit)."""
+    everything: dict[str, str] = {}
+    for models in per_generation(store, _class_members).values():
+        everything.update(models)
+    return everything
+
+
+def _runtime_operators(store: Store) -> dict[str, set[str]]:
+    """{runtime: the operators it executes}."""
+    operators: dict[str, set[str]] = {}
+    for runtime, op in store.select(f"SELECT ?rt ?op WHERE {{ ?rt <{AR.supportsOperator}> ?op }}").values():
+        operators.setdefault(runtime, set()).add(op)
+    return operators
+
+
+def _class_members(store: Store) -> dict[str, dict[str, str]]:
+    """{requirement class: {its model: "fits"}}: every model, so only worth reading to keep
+    (per_generation). Dicts, because merging dicts reuses their hashes: tens of thousands of
+    strings are not hashed again for each answer."""
+    members: dict[str, list[str]] = {}
+    for line in _tsv_lines(store, f"SELECT ?c ?m WHERE {{ ?m <{AR.requirementClass}> ?c }}"):
+        if line:
+            cls, model = line.split("\t")
+            members.setdefault(cls, []).append(model)
+    return {cls: dict.fromkeys(models, FITS) for cls, models in members.items()}
+
+
 _NO_LIMIT = str(2 ** 62)  # the flash "limit" of a Linux-class board: none
 
 
 def device_placeholders(store: Store, request: Request) -> dict[str, str] | None:
     """The request's device profile as the constants one-device queries inline (#FORMATS#,
-    #RAM#, #FLASH#, #OPS#, #SENSORS#, #MODALITIES#, #ONBOARD#: see device_requirement_classes.rq),
-    or None when the device or its RAM is unknown, a microcontroller's flash is, or none of its
-    runtimes is in the catalogue (its answers are then "likely", which the full check gives)."""
+    #RAM#, #FLASH#, #CHECKOPS#, #OPS#, #SENSORS#, #MODALITIES#, #ONBOARD#: see
+    device_requirement_profiles.rq), or None when the registry does not hold the device. An
+    unknown figure (RAM, a microcontroller's flash, or the runtimes when none is in the
+    catalogue: every format then, no operator check) sets no limit and `unknown`: whatever
+    is not ruled out by a known figure is "likely", as the full check says."""
     rows = store.select(named_query("device_profile").replace("#DEVICE#", f"<{request.device}>")).dicts()
-    if not rows or rows[0]["ram"] is None:
+    if not rows:
         return None
-    linux = _bool(rows[0]["linux"])
-    if rows[0]["flash"] is None and not linux:
-        return None
+    ram, flash, linux = rows[0]["ram"], rows[0]["flash"], _bool(rows[0]["linux"])
     code: dict[str, int] = {}
     for r in rows:
         if r["format"]:
             code[r["format"]] = min(code.get(r["format"], r["code"]), r["code"])
-    if not code:
-        return None
-    runtimes = " ".join(f"<{r}>" for r in {r["runtime"] for r in rows if r["runtime"]})
-    ops = store.select(f"SELECT DISTINCT ?op WHERE {{ VALUES ?rt {{ {runtimes} }} ?rt <{AR.supportsOperator}> ?op }}")
-    return {"#FORMATS#": " ".join(f"(<{f}> {c})" for f, c in code.items()),
-            "#RAM#": str(rows[0]["ram"] - request.reserved_ram_bytes),
-            "#FLASH#": _NO_LIMIT if linux else str(rows[0]["flash"] - request.reserved_flash_bytes),
-            "#OPS#": _sparql_list(ops.column("op"), iri=False),
+    catalogued = bool(code)
+    if not catalogued:  # the full check reads the file's bytes alone then (runtime code 0)
+        code = dict.fromkeys(per_generation(store, _profile_formats), 0)
+    operators = per_generation(store, _runtime_operators)
+    ops = set().union(*(operators.get(r["runtime"], ()) for r in rows if r["runtime"]))
+    return {"#FORMATS#": " ".join(f"(<{f}> {c})" for f, c in code.items()) or "(<urn:arachne:none> 0)",
+            "#RAM#": _NO_LIMIT if ram is None else str(ram - request.reserved_ram_bytes),
+            "#FLASH#": _NO_LIMIT if linux or flash is None else str(flash - request.reserved_flash_bytes),
+            "#CHECKOPS#": "true" if catalogued else "false",
+            "#OPS#": _sparql_list(ops, iri=False),
             "#SENSORS#": _sparql_list([r["sensor"] for r in rows], iri=True),
             "#MODALITIES#": _sparql_list([r["modality"] for r in rows], iri=True),
             "#ONBOARD#": "true" if request.onboard_sensors else "false",
-            "linux": linux}
+            "linux": linux, "unknown": ram is None or (flash is None and not linux) or not catalogued}
+
+
+def _profile_formats(store: Store) -> list[str]:
+    return store.select(f"SELECT DISTINCT ?f WHERE {{ ?p <{AR.profileFormat}> ?f }}").column("f")
 
 
 def inline(query: str, placeholders: dict[str, str]) -> str:
@@ -406,48 +484,69 @@ def inline(query: str, placeholders: dict[str, str]) -> str:
 def fast_outcomes(store: Store, request: Request) -> dict[str, str]:
     """{model: "fits" | "likely"} for the models of one device that are not "does not fit"
     (only "fits" for a verified-only request), by the fast path: the device's profile is
-    inlined into the requirement-index queries (kg/queries/device_requirement_classes.rq, then
-    models_in_requirement_classes.rq; see kg/requirements.py). The models the index links to
-    its UNINDEXED class (no arena or format: their RAM is unknown) and those this device has
-    measurements for are decided by the full check. Agrees with `check_pairs` (a test compares
-    them on every pair of the demo registry)."""
+    inlined into the requirement-index queries (kg/queries/device_requirement_profiles.rq,
+    device_requirement_classes.rq, then models_in_requirement_classes.rq; see kg/requirements.py). The models no band decides (not
+    indexed: no arena or format; see _undecided) and those this device has measurements for are
+    decided by the full check. Agrees with `check_pairs` (tests compare them on every pair of
+    the demo registry, and after writes)."""
     constants = device_placeholders(store, request)
     if constants is None:
         checks = check_pairs(store, device=request.device, request=request)
         return {c.model: c.outcome for c in checks if c.feasible}
-    classes = _tsv_rows(store, inline(named_query("device_requirement_classes"), constants))
-    members = inline(named_query("models_in_requirement_classes"), constants)
-
-    def models_of(rows) -> set[str]:
-        whole = [f"<{c}>" for c, _, w in rows if w in ("true", "1")]
-        straddling = [f"(<{c}> {b})" for c, b, w in rows if w not in ("true", "1")]
-        if not whole and not straddling:
-            return set()
-        # Two queries, the whole classes dealt alternately between them so they share the work
-        # (an empty VALUES block gets a row that matches nothing: some engines reject empty ones).
-        none = "<urn:arachne:none>"
-        return _iri_union(store, [members.replace("#WHOLE#", " ".join(whole[i::2]) or none)
-                                  .replace("#STRADDLING#", " ".join(straddling) if i == 0 and straddling
-                                           else f"({none} 0)")
-                                  for i in range(2)])
-
+    none = "<urn:arachne:none>"  # an empty VALUES block gets a row that matches nothing: some engines reject empty ones
+    profiles = " ".join(f"(<{profile}> {code})" for profile, code
+                        in _tsv_rows(store, inline(named_query("device_requirement_profiles"), constants)))
+    bands = {band: (code, whole in ("true", "1")) for band, code, whole in _tsv_rows(store, inline(
+        named_query("device_requirement_classes"), {**constants, "#PROFILES#": profiles or f"({none} 0)"}))}
     # A class without a size bucket (see requirements.index_entry) holds models of unknown size:
     # a microcontroller's flash cannot be checked for them. Unmeasured, no model can be shown to
     # meet a latency or energy budget.
-    unsized = [r for r in classes if r[0].endswith("/none")]
-    sized = [r for r in classes if not r[0].endswith("/none")]
     budget = request.max_latency_ms is not None or request.max_energy_uj is not None
-    found = dict.fromkeys(models_of(sized), LIKELY if budget else FITS)
-    found.update(dict.fromkeys(models_of(unsized), LIKELY if budget or not constants["linux"] else FITS))
+    groups: dict[str, tuple[list[str], list[str]]] = {}  # outcome -> (whole classes, straddling (class code) rows)
+    for cls, arena, size in per_generation(store, _class_bands):
+        if arena in bands and size in bands:  # both limits met by some of its models
+            outcome = (LIKELY if budget or constants["unknown"] or (cls.endswith("/none") and not constants["linux"])
+                       else FITS)
+            whole, straddling = groups.setdefault(outcome, ([], []))
+            if bands[arena][1] and bands[size][1]:
+                whole.append(cls)
+            else:
+                straddling.append(f"(<{cls}> {bands[size][0]})")
+    members = inline(named_query("models_in_requirement_classes"), constants)
+    index = per_generation(store, _class_members) if store.write_generation is not None else None
+    found: dict[str, str] = {}
+    if index is not None:  # the whole classes' models, listed from the index
+        fitting = set(groups.get(FITS, ([], []))[0])
+        rest = [models for cls, models in index.items() if cls not in fitting]
+        everything = per_generation(store, _indexed_models)
+        if 2 * sum(map(len, rest)) < len(everything):  # most models fit: copy all, take the rest out
+            found = everything.copy()
+            for models in rest:
+                for model in models:
+                    found.pop(model, None)
+        else:
+            for cls in fitting:
+                found.update(index.get(cls, {}))  # a class outlives its models: it may have none
+    for outcome, (whole, straddling) in groups.items():
+        if index is None:  # two queries, the whole classes dealt alternately between them to share the work
+            found.update(dict.fromkeys(_iri_union(store, [
+                members.replace("#WHOLE#", " ".join(f"<{c}>" for c in whole[i::2]) or none)
+                .replace("#STRADDLING#", " ".join(straddling) if i == 0 and straddling else f"({none} 0)")
+                for i in range(2)]), outcome))
+            continue
+        if outcome != FITS:
+            for cls in whole:
+                found.update(dict.fromkeys(index.get(cls, {}), outcome))
+        if straddling:  # SPARQL checks these classes' models' exact figures
+            found.update(dict.fromkeys(_tsv_lines(store, members.replace("#WHOLE#", none)
+                                                  .replace("#STRADDLING#", " ".join(straddling))), outcome))
+    found.pop("", None)  # the TSV answer's last line
     measured = set(store.select(
         f"SELECT DISTINCT ?m WHERE {{ ?b <{AR.onDevice}> <{request.device}> ; <{AR.ofModel}> ?m }}").column("m"))
-    for model in measured:
+    full = measured | per_generation(store, _undecided)  # the full check has the last word on these
+    for model in full:
         found.pop(model, None)
-    for c in check_pairs(store, device=request.device, request=request, models=measured):
-        if c.feasible:
-            found[c.model] = c.outcome
-    unindexed = store.select(f"SELECT ?m WHERE {{ ?m <{AR.requirementClass}> <{UNINDEXED}> }}").column("m")
-    for c in check_pairs(store, device=request.device, request=request, models=set(unindexed) - measured):
+    for c in check_pairs(store, device=request.device, request=request, models=full):
         if c.feasible:
             found[c.model] = c.outcome
     if request.verified_only:
@@ -455,9 +554,10 @@ def fast_outcomes(store: Store, request: Request) -> dict[str, str]:
     return found
 
 
-def fast_feasible_models(store: Store, request: Request) -> set[str]:
-    """The feasible models of one device (fits and likely; fits only when verified-only)."""
-    return set(fast_outcomes(store, request))
+def fast_feasible_models(store: Store, request: Request) -> AbstractSet[str]:
+    """The feasible models of one device (fits and likely; fits only when verified-only), as a
+    set view of fast_outcomes' answer (not copied: tens of thousands of models)."""
+    return fast_outcomes(store, request).keys()
 
 
 def _sparql_constraints() -> list[tuple[str, str, str]]:

@@ -52,7 +52,7 @@ class ModelFacts:
     parameter_count: int = 0
     macs: int = 0
     arena_bytes: int | None = None
-    arena_method: str | None = None     # 'tflm' (measured) | 'estimate' (peak live activations)
+    arena_method: str | None = None     # 'tflm' (planned by the interpreter); an estimate is peak_activation_bytes
     tflm_refusal: str | None = None     # why TFLM would not load it, when it would not
     modality: str | None = None
     modality_basis: str | None = None   # 'shape' here; kg/models.py may override from the card
@@ -88,23 +88,25 @@ def dims_product(shape) -> int:
 def guess_modality_from_shapes(inputs: list[TensorInfo]) -> str | None:
     """A cautious guess of the input modality from the first input's shape; None when unclear.
 
-    image: rank 4 [N,H,W,C] (or [N,C,H,W]) with H, W >= 32 and 1, 3 or 4 channels;
+    image: rank 4 [N,H,W,C] (or [N,C,H,W]) with H, W >= 32 and 3 or 4 channels, or H, W >= 64 in one;
     inertial: a window of >= 20 samples over 3, 6 or 9 axes ([N,T,A] or [N,T,A,1]);
-    audio: 2-D audio features, >= 20 frames of 8-64 coefficients in one channel ([N,T,F,1], e.g.
-    the 49 x 10 MFCCs of keyword spotting; a grid with both sides >= 32 is taken as an image).
-    Flattened feature vectors are not guessed: the card or the task says."""
+    audio: 2-D audio features, >= 20 frames of 8-31 coefficients in one channel ([N,T,F,1], e.g.
+    the 49 x 10 MFCCs of keyword spotting). One-channel grids of 32-63 a side are either
+    (spectrogram patches and small grey images both look like that: 1 of the 23 TinyML models
+    is one), so they are not guessed; nor are flattened feature vectors: the card or the task says."""
     if not inputs:
         return None
     shape = [d for d in inputs[0].shape]
     if len(shape) == 4:
         n, a, b, c = shape
-        if a >= 32 and b >= 32 and c in (1, 3, 4):
+        side = 64 if c == 1 else 32
+        if a >= side and b >= side and c in (1, 3, 4):
             return "image"
-        if b >= 32 and c >= 32 and a in (1, 3):  # NCHW
+        if b >= 32 and c >= 32 and a == 3 or b >= 64 and c >= 64 and a == 1:  # NCHW
             return "image"
         if a >= 20 and b in (3, 6, 9) and c == 1:
             return "inertial"
-        if a >= 20 and 8 <= b <= 64 and c == 1:
+        if a >= 20 and 8 <= b < 32 and c == 1:
             return "audio"
     if len(shape) == 3:
         n, t, axes = shape

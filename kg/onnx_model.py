@@ -18,12 +18,13 @@ Rules:
   fed by a QuantizeLinear -> 'int8' or 'uint8' (by the zero-point type);
   DynamicQuantizeLinear, or DequantizeLinear of weights only -> 'hybrid';
   float16 weights -> 'float16'; else 'float32'.
-- RAM (`arena_bytes`, `arena_method='estimate'`) = the peak, over the nodes in the
-  file's (topological) order, of the bytes of all activation tensors alive at that
-  node: graph inputs and node outputs live from when they are produced until their
-  last reader (graph outputs until the end). Weights are not counted (they stay in
-  flash; dequantized weights of QDQ models count as weights). No runtime is run: it is an estimate, not a measurement, and it ignores
-  runtime scratch buffers and in-place reuse.
+- RAM estimate (`peak_activation_bytes`; `arena_bytes` stays None: no runtime planned
+  it) = the peak, over the nodes in the file's (topological) order, of the bytes of all
+  activation tensors alive at that node: graph inputs and node outputs live from when
+  they are produced until their last reader (graph outputs until the end). Weights are
+  not counted (they stay in flash; dequantized weights of QDQ models count as weights).
+  No runtime is run: it is an estimate (provenance 'estimated', kg/models.py), not a
+  measurement, and it ignores runtime scratch buffers and in-place reuse.
 """
 from __future__ import annotations
 
@@ -223,14 +224,13 @@ def _read_onnx(data: bytes, file: str) -> ModelFacts:
     for node in graph.node:
         if node.op_type == "DequantizeLinear" and node.input and node.input[0] in weight_names:
             weight_names.update(node.output)
-    arena = _peak_activation_bytes(graph, shapes, types, weight_names, notes)
+    peak = _peak_activation_bytes(graph, shapes, types, weight_names, notes)
     tensor_names = set(shapes) | {o for n in graph.node for o in n.output}
     facts = ModelFacts(
         file=file, format="onnx", model_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
         operators=operators, tensor_count=len(tensor_names), inputs=inputs, outputs=outputs,
         quantization=quant, parameter_count=int(params), macs=int(sum(o.macs for o in operators)),
-        arena_bytes=arena, arena_method="estimate" if arena is not None else None,
-        peak_activation_bytes=arena,
+        peak_activation_bytes=peak,
         input_bytes=dims_product(inputs[0].shape) * _dtype_bytes(types.get(inputs[0].name, 0)) if inputs else None,
         tensor_types=dict(sorted(Counter(_dtype_name(types[n]) for n in types
                                          if n not in weight_names).items())),

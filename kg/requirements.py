@@ -4,19 +4,24 @@ one-device feasibility query does not have to visit each model.
 A model's *requirement profile* is what it needs qualitatively: its format, operator set,
 required sensor classes and input modalities. Registries hold many models but few profiles
 (models come from a handful of architectures and converters). Its *requirement class* adds
-its RAM (tensor arena) and size (file bytes), each rounded into a geometric bucket of
-ratio 2^(1/8), whose exact bounds the class node carries. Then, for one device,
-kg/queries/device_requirement_classes.rq checks operators, sensors and modalities once per
-profile and RAM/flash once per class, and models_in_requirement_classes.rq keeps every model
-of a class whose upper bounds fit without looking at it and checks the exact figures only for
-the models of classes that straddle the device's limits.
+its RAM (tensor arena) and size (file bytes), each rounded into a geometric bucket of ratio
+2^(1/8). RAM and flash are separate limits, so a class lies in one *arena band* (the profile's
+arena bucket) and one *size band* (its size bucket), and the bands carry the buckets' exact
+bounds. Then, for one device, kg/queries/device_requirement_profiles.rq checks format,
+operators, sensors and modalities once per profile, and device_requirement_classes.rq RAM
+(flash) once per arena (size) band of the profiles that pass: a few
+hundred bands instead of thousands of classes. A class whose two bands fit whole fits whole,
+and its models are listed without looking at them; models_in_requirement_classes.rq checks
+the exact figures only for the models of classes that straddle the device's limits.
 
 Buckets have fixed bounds, so a model's class depends on the model alone: writing or
 dropping one model never changes another's class. Each model's `ar:requirementClass` link
 lives in the model's own named graph (it goes when the model is replaced or dropped); the
-profile and class nodes live in INDEX_GRAPH, shared, and are only ever added to.
+profile, class and band nodes live in INDEX_GRAPH, shared, and are only ever added to.
 `annotate` is a write hook of the store (kg.store.on_write), so `GraphStore.put_graphs` keeps
-the index in step with every write; `reindex` rebuilds it for a store other tools wrote to.
+the index in step with every write; `reindex` rebuilds it for a store other tools wrote to,
+or one indexed before the bands existed (the fast query sends the models of a class without
+bands to the full check, so such a store gets exact answers, only slower).
 """
 from __future__ import annotations
 
@@ -70,23 +75,27 @@ _INT = f"^^<{XSD.integer}>"
 
 def index_entry(fmt: str, arena: int, size: int | None, ops: Iterable[str], sensors: Iterable[str],
                 modalities: Iterable[str]) -> tuple[str, list[str]]:
-    """(requirement class IRI, N-Triples lines of its profile and class nodes) for one model."""
+    """(requirement class IRI, N-Triples lines of its profile, class and band nodes) for one model."""
     ops, sensors, modalities = sorted(set(ops)), sorted(set(sensors)), sorted(set(modalities))
     profile = f"{BASE}requirements/{_digest(fmt, ops, sensors, modalities)}"
     ka = bucket(arena)
-    # Unknown size: the full check skips the flash test then, so the class claims 0 bytes.
+    # Unknown size: the full check skips the flash test then, so the size band claims 0 bytes.
     kb = bucket(size) if size is not None else None
-    cls = f"{profile}/{ka}/{'none' if kb is None else kb}"
+    size_key = "none" if kb is None else kb
+    cls = f"{profile}/{ka}/{size_key}"
     p, c = f"<{profile}>", f"<{cls}>"
+    arena_band, size_band = f"<{profile}/arena/{ka}>", f"<{profile}/size/{size_key}>"
     lines = [f"{p} <{RDF.type}> <{AR.RequirementProfile}> .", f"{p} <{AR.profileFormat}> <{fmt}> ."]
     lines += [f"{p} <{AR.profileOperator}> {_string_term(op)} ." for op in ops]
     lines += [f"{p} <{AR.profileSensor}> <{x}> ." for x in sensors]
     lines += [f"{p} <{AR.profileModality}> <{x}> ." for x in modalities]
-    low_b, high_b = (0, 0) if kb is None else (bucket_low(kb), bucket_low(kb + 1) - 1)
-    lines += [f"{c} <{RDF.type}> <{AR.RequirementClass}> .", f"{c} <{AR.requirementProfile}> {p} ."]
-    lines += [f'{c} <{prop}> "{value}"{_INT} .' for prop, value in (
-        (AR.minArenaBytes, bucket_low(ka)), (AR.maxArenaBytes, bucket_low(ka + 1) - 1),
-        (AR.minModelBytes, low_b), (AR.maxModelBytes, high_b))]
+    lines += [f"{c} <{RDF.type}> <{AR.RequirementClass}> .", f"{c} <{AR.requirementProfile}> {p} .",
+              f"{c} <{AR.arenaBand}> {arena_band} .", f"{c} <{AR.sizeBand}> {size_band} ."]
+    size_low, size_high = (0, 0) if kb is None else (bucket_low(kb), bucket_low(kb + 1) - 1)
+    for band, bounds in ((arena_band, {AR.minArenaBytes: bucket_low(ka), AR.maxArenaBytes: bucket_low(ka + 1) - 1}),
+                         (size_band, {AR.minModelBytes: size_low, AR.maxModelBytes: size_high})):
+        lines += [f"{band} <{RDF.type}> <{AR.RequirementBand}> .", f"{band} <{AR.bandOf}> {p} ."]
+        lines += [f'{band} <{prop}> "{value}"{_INT} .' for prop, value in bounds.items()]
     return cls, lines
 
 

@@ -166,6 +166,11 @@ class GraphStore:
     """The store interface. Graph writes are built here as SPARQL Update text, so every
     backend replaces graphs the same way; a backend supplies the rest."""
 
+    # Moves after every write of a store that only this object writes (the embedded one), so a
+    # reader may cache what it read until it moves (the fast feasibility path does); None where
+    # other clients may write too (a SPARQL server): nothing read from it may be cached.
+    write_generation: int | None = None
+
     # -- graphs -----------------------------------------------------------
     def put_graphs(self, graphs: Mapping[str, GraphData]) -> None:
         """Replace each named graph by the given triples (an rdflib Graph or N-Triples text), all
@@ -254,6 +259,7 @@ class Store(GraphStore):
         can run beside the process that writes (a later write is seen after reopening)."""
         self.path = Path(path) if path else None
         self.read_only = read_only and self.path is not None
+        self.write_generation = 0  # a read-only open is a snapshot: nothing moves it
         self._broken = False  # a write failed on the disk: reopen before the next one
         try:
             if self.read_only:
@@ -301,6 +307,8 @@ class Store(GraphStore):
             raise StoreError(f"N-Triples for {name} do not parse: {exc}") from None
         except OSError as exc:
             raise StorageError(f"bulk load into {name} failed (part of it may be written): {exc}") from None
+        finally:
+            self.write_generation += 1  # after the write (failed ones too: part may be written)
 
     def has_graph(self, name: str) -> bool:
         return self._ox.contains_named_graph(ox.NamedNode(name))
@@ -360,6 +368,8 @@ class Store(GraphStore):
             raise StorageError(f"{self.path}: the update failed and nothing of it was written: {exc}") from None
         except RuntimeError as exc:  # an operation failed, e.g. DROP of a missing graph
             raise StoreError(f"update failed: {exc}") from None
+        finally:
+            self.write_generation += 1  # after the write: a reader that saw the old number re-reads
 
     # -- export -------------------------------------------------------------
     def export(self, fmt: str = "nquads", graph: str | None = None) -> bytes:

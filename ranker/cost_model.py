@@ -39,7 +39,7 @@ from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_f
                        runtime_family)
 
 __all__ = ["WORK_CLASSES", "CostModel", "conformal_quantile", "work_fields", "lobo_predictions",
-           "fit_with_interval", "graph_work", "predict_pairs"]
+           "fit_with_interval", "graph_work", "store_work", "HardwarePredictor", "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
 WORK_CLASSES = ("conv", "depthwise", "dense", "other")
@@ -347,6 +347,20 @@ SELECT ?model ?cls (SUM(?macs) AS ?m) (SUM(?out) AS ?o) WHERE {
 } GROUP BY ?model ?cls"""
 
 
+def _read_work(store) -> tuple[dict[str, dict[str, float]], str]:
+    import hashlib
+
+    work = graph_work(store)
+    return work, hashlib.sha256(repr(sorted((m, sorted(w.items())) for m, w in work.items())).encode()).hexdigest()
+
+
+def store_work(store) -> tuple[dict[str, dict[str, float]], str]:
+    """(graph_work of every model, a digest of it), read once per write of the store."""
+    from . import graph_facts
+
+    return graph_facts.cached(store, _read_work)
+
+
 def graph_work(store, models: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     """{model IRI: work_<class>} from the operator classes stored at import (one query);
     a model known only from benchmark tables falls back to MACs x the conv / depthwise /
@@ -371,6 +385,76 @@ def graph_work(store, models: Sequence[str] | None = None) -> dict[str, dict[str
     return out
 
 
+class HardwarePredictor:
+    """Latency (ms) and energy (uJ) of (model, device) rows, fitted on a store's benchmark records:
+    what `recommend`, `predict` and /predict share.  The cost model for models whose file gave
+    their operator work; today's metadata regressor (ranker.hardware.MeasurementModel) for
+    models known only from tables; each with its split-conformal 90 % interval.  Each (target,
+    kind) is fitted on first use, so a question about one model pays for one fit."""
+
+    TARGETS = ("latency_ms", "energy_uj")
+
+    def __init__(self, rows: Sequence[Mapping], work: Mapping[str, Mapping[str, float]]):
+        self.rows, self.work = list(rows), dict(work)
+        self._fits: dict[tuple[str, bool], tuple | None] = {}
+
+    @classmethod
+    def from_store(cls, store) -> "HardwarePredictor":
+        from . import graph_facts
+
+        return cls(graph_facts.latency_training_rows(store), store_work(store)[0])
+
+    def _fit(self, target: str, with_work: bool):
+        key = (target, with_work)
+        if key not in self._fits:
+            from . import graph_facts
+
+            if with_work:
+                usable = [dict(r, board=r["device"], **self.work[r["model"]]) for r in self.rows
+                          if r["model"] in self.work and finite_float(r.get(target)) > 0]
+                make, how = (lambda: CostModel(target)), "cost model"
+            else:
+                usable = [dict(r, board=r["device"]) for r in self.rows if finite_float(r.get(target)) > 0]
+                make = lambda: MeasurementModel(target, numeric=graph_facts.LATENCY_NUMERIC,  # noqa: E731
+                                                categorical=graph_facts.LATENCY_CATEGORICAL)
+                how = "metadata regressor"
+            fit = None
+            if len({r["board"] for r in usable}) >= 2:  # the interval needs an out-of-board residual
+                model, q = fit_with_interval(make, usable, target)
+                fit = (model, q, f"{target} predicted by the {how} fitted on {len(usable)} records; 90 % "
+                                 f"interval = prediction x/÷ {math.exp(q):.2f} (split-conformal, leave-devices-out)")
+            elif with_work:  # too few boards measured models with files: the metadata regressor
+                fit = self._fit(target, False)
+            self._fits[key] = fit
+        return self._fits[key]
+
+    def predict(self, rows: Sequence[Mapping], target: str) -> list[tuple[float, float, float] | None]:
+        """(value, low, high) of ``target`` per row (graph_facts.prediction_row dicts: the model's
+        work is joined here); None where too few devices were measured to fit anything."""
+        out: list = [None] * len(rows)
+        for with_work in (True, False):
+            idx = [i for i, r in enumerate(rows) if (r["model"] in self.work) == with_work]
+            fit = self._fit(target, with_work) if idx else None
+            if fit is None:
+                continue
+            model, q, _ = fit
+            batch = [dict(rows[i], board=rows[i]["device"], **self.work.get(rows[i]["model"], {})) for i in idx]
+            for i, v in zip(idx, model.predict_log(batch)):
+                out[i] = (math.exp(v), math.exp(v - q), math.exp(v + q))
+        return out
+
+    def fit_all(self) -> "HardwarePredictor":
+        """Fit every predictor now (before the predictor is cached for many questions)."""
+        for target in self.TARGETS:
+            for with_work in (True, False):
+                self._fit(target, with_work)
+        return self
+
+    def notes(self) -> list[str]:
+        """How each figure predicted so far was predicted (one line per fitted predictor)."""
+        return list(dict.fromkeys(f[2] for f in self._fits.values() if f is not None))
+
+
 def _figure(value, provenance, low=None, high=None, unit="") -> dict:
     return {"value": value, "unit": unit, "provenance": provenance, "interval90": [low, high] if low is not None else None}
 
@@ -379,8 +463,7 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     """Latency (ms), energy (uJ), RAM and flash (bytes) of ``model`` on each of ``devices``
     (IRIs), each with its provenance: "measured" (a benchmark record of the pair, median of
     repeats), "from the file" (flash = file size; RAM = the TFLM arena read at import) or
-    "predicted" (the cost model fitted on the store's records, with its 90 % split-conformal
-    interval from leave-one-device-out residuals).  What /predict should return."""
+    "predicted" (HardwarePredictor, with its 90 % interval).  What /predict returns."""
     from . import graph_facts
 
     facts = graph_facts.model_facts(store, [model]).get(model)
@@ -388,43 +471,21 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
         raise KeyError(model)
     devs = graph_facts.device_facts(store, list(devices))
     records = graph_facts.benchmark_records(store)
-    notes: list[str] = []
-    rows = graph_facts.latency_training_rows(store)
-    work = graph_work(store)
-    train = [dict(r, board=r["device"], **work[r["model"]]) for r in rows if r["model"] in work]
-    fitted = {}
-    for target in ("latency_ms", "energy_uj"):
-        usable = [r for r in train if finite_float(r.get(target)) > 0]
-        if len({r["board"] for r in usable}) >= 3 and model in work:
-            fitted[target] = fit_with_interval(lambda: CostModel(target), usable, target) + ("cost model",)
-            continue
-        # Records without operator work (tables of models nobody imported as files): today's regressor.
-        usable = [r for r in rows if finite_float(r.get(target)) > 0]
-        if len({r["device"] for r in usable}) >= 3:
-            make = lambda: MeasurementModel(target, numeric=graph_facts.LATENCY_NUMERIC,  # noqa: E731
-                                            categorical=graph_facts.LATENCY_CATEGORICAL)
-            fitted[target] = fit_with_interval(make, usable, target, group="device") + ("metadata regressor",)
-        else:
-            notes.append(f"no {target} prediction: fewer than three devices with a measured {target}")
-    for target, (_, q, how) in fitted.items():
-        notes.append(f"{target} predicted by the {how} fitted on {len(rows)} records; "
-                     f"90 % interval = prediction x/÷ {math.exp(q):.2f} (split-conformal, leave-devices-out)")
+    predictor = HardwarePredictor.from_store(store)
+    # The runtime the feasibility check finds on each device, as recommend predicts with it.
+    rows = [graph_facts.prediction_row(facts, devs.get(dev) or {"device": dev},
+                                       graph_facts.runtime_for(facts, graph_facts.device_runtimes(store, dev)))
+            for dev in devices]
+    predicted = {t: predictor.predict(rows, t) for t in HardwarePredictor.TARGETS}
     out = []
-    for dev in devices:
-        d = devs.get(dev) or {"device": dev}
+    for i, dev in enumerate(devices):
         meas = [r for r in records if r["model"] == model and r["device"] == dev]
-        row = dict(graph_facts.prediction_row(facts, d), board=dev, **work.get(model, {}))
-        pair = {"device": dev, "device_name": d.get("name")}
+        pair = {"device": dev, "device_name": (devs.get(dev) or {}).get("name")}
         for target, unit in (("latency_ms", "ms"), ("energy_uj", "uJ")):
             vals = [r[target] for r in meas if r.get(target)]
-            if vals:
-                pair[target] = _figure(float(np.median(vals)), "measured", unit=unit)
-            elif target in fitted:
-                reg, q, _ = fitted[target]
-                v = float(reg.predict_log([row])[0])
-                pair[target] = _figure(math.exp(v), "predicted", math.exp(v - q), math.exp(v + q), unit)
-            else:
-                pair[target] = None
+            p = predicted[target][i]
+            pair[target] = (_figure(float(np.median(vals)), "measured", unit=unit) if vals
+                            else _figure(p[0], "predicted", p[1], p[2], unit) if p is not None else None)
         for target, key, file_key in (("ram_bytes", "ram_bytes", "arena_bytes"), ("flash_bytes", "flash_bytes", "model_bytes")):
             vals = [r[key] for r in meas if r.get(key)]
             if vals:
@@ -434,4 +495,6 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
             else:
                 pair[target] = None
         out.append(pair)
+    notes = predictor.notes() + [f"no {t} prediction: fewer than two devices with a measured {t}"
+                                 for t in HardwarePredictor.TARGETS if any(p is None for p in predicted[t])]
     return {"model": model, "model_name": facts.get("name"), "pairs": out, "notes": notes}

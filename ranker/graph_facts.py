@@ -17,6 +17,9 @@ import hashlib
 import json
 import math
 import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -34,41 +37,40 @@ _CONV, _DWCONV, _DENSE = ("CONV_2D", "Conv", "QLinearConv", "ConvInteger"), ("DE
 # Metric names read as accuracy in percent, best first.
 _ACCURACY_NAMES = ("top1", "acc", "auc", "map", "f1")
 
-_MODEL_QUERY = PREFIXES + """
-SELECT ?model ?name ?macs ?params ?arena ?modelBytes ?format ?quant ?file ?sha ?family ?task ?taskName
-       ?dataset ?ops ?shape ?convMacs ?dwMacs ?denseMacs ?metrics ?accHere ?accElse ?accMetric
-WHERE {
-  #VALUES#
-  ?model a ar:PretrainedModel .
-  OPTIONAL { ?model schema:name ?name }
-  OPTIONAL { ?model ar:macs ?macs }
-  OPTIONAL { ?model ar:parameterCount ?params }
-  OPTIONAL { ?model ar:arenaBytes ?arena }
-  OPTIONAL { ?model ar:modelBytes ?modelBytes }
-  OPTIONAL { ?model ar:hasFormat ?format }
-  OPTIONAL { ?model ar:hasQuantization ?quant }
-  OPTIONAL { ?model ar:sourceFile ?file }
-  OPTIONAL { ?model schema:sha256 ?sha }
-  OPTIONAL { ?model ar:family ?family }
-  OPTIONAL { ?model ar:performsTask ?task . OPTIONAL { ?task schema:name ?taskName } }
-  OPTIONAL { ?model ar:trainedOn ?dataset }
-  OPTIONAL { SELECT ?model (GROUP_CONCAT(DISTINCT ?op; separator=" ") AS ?ops) WHERE {
-      #VALUES# ?model ar:usesOperator ?op } GROUP BY ?model }
-  OPTIONAL { SELECT ?model (MIN(?s) AS ?shape) WHERE {
-      #VALUES# ?model ar:hasInput ?in . ?in ar:shape ?s } GROUP BY ?model }
-  OPTIONAL { SELECT ?model (SUM(IF(?on IN (#CONV#), ?om, 0)) AS ?convMacs)
-                           (SUM(IF(?on IN (#DWCONV#), ?om, 0)) AS ?dwMacs)
-                           (SUM(IF(?on IN (#DENSE#), ?om, 0)) AS ?denseMacs) WHERE {
-      #VALUES# ?model ar:hasOperatorUse ?u . ?u ar:operatorName ?on ; ar:operatorMacs ?om } GROUP BY ?model }
-  OPTIONAL { SELECT ?model (GROUP_CONCAT(CONCAT(?mn, "=", STR(?mv)); separator="\\n") AS ?metrics) WHERE {
-      #VALUES# ?model ar:hasMetric ?m . ?m ar:metricName ?mn ; ar:metricValue ?mv } GROUP BY ?model }
-  OPTIONAL { SELECT ?model (AVG(?a) AS ?accHere) WHERE {
-      #VALUES# ?b ar:ofModel ?model ; ar:onDevice #DEVICE# ; ar:accuracyPct ?a } GROUP BY ?model }
-  OPTIONAL { SELECT ?model (AVG(?a) AS ?accElse) (SAMPLE(?qm) AS ?accMetric) WHERE {
-      #VALUES# ?b ar:ofModel ?model ; ar:onDevice ?d ; ar:accuracyPct ?a .
-      OPTIONAL { ?b ar:qualityMetric ?qm } FILTER(?d != #DEVICE#) } GROUP BY ?model }
-}
+# The model facts as flat lists (each a simple join the store answers fast, read once per write
+# of the store, see _cached): long-format properties, task names, input shapes, operator work,
+# metrics and the benchmark accuracies the device-dependent accuracy is computed from.
+_NAMESPACES = {"ar": "https://w3id.org/arachne#", "schema": "https://schema.org/",
+               "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#"}
+_MODEL_PROPERTIES = {"schema:name": "name", "ar:macs": "macs", "ar:parameterCount": "params",
+                     "ar:arenaBytes": "arena_bytes", "ar:modelBytes": "model_bytes", "ar:hasFormat": "format",
+                     "ar:hasQuantization": "quantization", "ar:sourceFile": "source_file", "schema:sha256": "sha256",
+                     "ar:family": "family", "ar:performsTask": "task", "ar:trainedOn": "dataset",
+                     "ar:usesOperator": "operators", "ar:hasModality": "modalities", "rdf:type": None}
+_MODELS_QUERY = PREFIXES + """PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+SELECT ?model ?p ?o WHERE { VALUES ?p { #PROPERTIES# } ?model a ar:PretrainedModel ; ?p ?o }
+""".replace("#PROPERTIES#", " ".join(_MODEL_PROPERTIES))
+_TASK_NAMES_QUERY = PREFIXES + """SELECT DISTINCT ?task ?name WHERE {
+  ?m ar:performsTask ?task . ?task schema:name ?name }"""
+_SHAPES_QUERY = PREFIXES + "SELECT ?model ?shape WHERE { ?model ar:hasInput ?in . ?in ar:shape ?shape }"
+_OPERATOR_MACS_QUERY = PREFIXES + """SELECT ?model ?on ?om WHERE {
+  ?model ar:hasOperatorUse ?u . ?u ar:operatorName ?on ; ar:operatorMacs ?om }"""
+_METRICS_QUERY = PREFIXES + """SELECT ?model ?mn ?mv WHERE {
+  ?model ar:hasMetric ?m . ?m ar:metricName ?mn ; ar:metricValue ?mv }"""
+_ACCURACY_QUERY = PREFIXES + """SELECT ?model ?b ?d ?a ?qm WHERE {
+  ?b ar:ofModel ?model ; ar:onDevice ?d ; ar:accuracyPct ?a . OPTIONAL { ?b ar:qualityMetric ?qm } }"""
+# What the full check reads of one device's benchmark records (kg/queries/feasibility_checks.rq).
+_PAIR_FIGURES_QUERY = PREFIXES + """
+SELECT ?model (COUNT(?b) AS ?records) (MIN(?r) AS ?mram) (MIN(?f) AS ?mflash) (MIN(?l) AS ?latency)
+       (MIN(?e) AS ?energy) WHERE {
+  ?b ar:ofModel ?model ; ar:onDevice #DEVICE# .
+  OPTIONAL { ?b ar:measuredRamBytes ?r } OPTIONAL { ?b ar:measuredFlashBytes ?f }
+  OPTIONAL { ?b ar:latencyMs ?l } OPTIONAL { ?b ar:energyUJ ?e } } GROUP BY ?model
 """
+# The device's catalogued runtimes as the full check reads them: formats, code size, operators.
+_RUNTIMES_QUERY = PREFIXES + """SELECT ?rt ?code ?fmt ?op WHERE {
+  #DEVICE# ar:supportsRuntime ?rt . ?rt ar:runsFormat ?fmt ; ar:runtimeCodeBytes ?code .
+  OPTIONAL { ?rt ar:supportsOperator ?op } }"""
 
 _DEVICE_QUERY = PREFIXES + """
 SELECT ?device ?name ?ram ?flash ?clock ?core ?fpu ?accel
@@ -103,12 +105,68 @@ SELECT ?b ?model ?device ?latency ?energy ?ram ?flash ?acc ?clock ?runtime ?runt
 """
 
 
-def _iri_list(values: Iterable[str]) -> str:
-    return " ".join(f"<{v}>" for v in values)
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_INTEGERS = {_XSD + t for t in ("integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger",
+                                "unsignedInt", "unsignedLong", "unsignedShort", "unsignedByte")}
+_FLOATS = {_XSD + t for t in ("decimal", "double", "float")}
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 
 
-def _str_list(values: Sequence[str]) -> str:
-    return ", ".join(json.dumps(v) for v in values)
+def _unescape(m: re.Match) -> str:
+    e = m.group(1)
+    return chr(int(e[1:], 16)) if e[0] in "uU" and len(e) > 1 else _ESCAPES.get(e, e)
+
+
+def _term(cell: str):
+    """One cell of a SPARQL TSV answer as a Python value: IRI -> str, literal -> str / int /
+    float / bool as its datatype says (what Results.values() gives), unbound -> None."""
+    if not cell:
+        return None
+    first = cell[0]
+    if first == "<":
+        return cell[1:-1]
+    if first == '"':
+        end = cell.rindex('"')
+        text = cell[1:end]
+        if "\\" in text:
+            text = _ESCAPE.sub(_unescape, text)
+        if cell.startswith("^^<", end + 1):
+            dtype = cell[end + 4:-1]
+            try:
+                if dtype in _INTEGERS:
+                    return int(text)
+                if dtype in _FLOATS:
+                    return float(text)
+            except ValueError:
+                return text
+            if dtype == _XSD + "boolean":
+                return text in ("true", "1")
+        return text
+    if cell in ("true", "false"):
+        return cell == "true"
+    try:  # Turtle's bare numbers
+        return int(cell)
+    except ValueError:
+        try:
+            return float(cell)
+        except ValueError:
+            return cell  # a blank node
+
+
+def _tsv(store, sparql: str) -> tuple[bytes, list[list]]:
+    """(the answer's TSV bytes, its rows as Python values): the store serialises, so tens of
+    thousands of rows cost milliseconds rather than Python objects per term."""
+    body = store.query_serialized(sparql, "tsv")[1]
+    lines = body.decode().split("\n")[1:]
+    return body, [[_term(c) for c in line.split("\t")] for line in lines if line]
+
+
+def cached(store, read):
+    """read(store), kept until the store is written (kg.feasibility's per-generation cache)."""
+    from kg.feasibility import per_generation
+
+    return per_generation(store, read)
 
 
 def local_name(iri: str | None) -> str | None:
@@ -141,103 +199,201 @@ def _input_size(shape: str | None) -> float | None:
     return float(n)
 
 
-def _reported_accuracy(metrics: str | None) -> tuple[float | None, str | None]:
+def _reported_accuracy(metrics: list[tuple[str, object]]) -> tuple[float | None, str | None]:
     """The model card's accuracy-like metric (percent, 0-100), preferring top-1 names."""
-    if not metrics:
-        return None, None
     found = []
-    for line in metrics.split("\n"):
-        name, _, value = line.partition("=")
+    for name, value in metrics:
         v = _num(value)
         if v is None or not 0 <= v <= 100:
             continue
-        low = name.lower()
+        low = str(name).lower()
         rank = next((i for i, key in enumerate(_ACCURACY_NAMES) if key in low), None)
         if rank is not None:
-            found.append((rank, name, v))
+            found.append((rank, str(name), v))
     if not found:
         return None, None
     _, name, v = min(found)
     return v, name
 
 
-def _model_query(values: str, device: str | None) -> str:
-    dev = f"<{device}>" if device else "<urn:arachne:no-device>"
-    return (_MODEL_QUERY.replace("#VALUES#", values).replace("#DEVICE#", dev)
-            .replace("#CONV#", _str_list(_CONV)).replace("#DWCONV#", _str_list(_DWCONV))
-            .replace("#DENSE#", _str_list(_DENSE)))
+@dataclass
+class _Models:
+    """Every model's facts that do not depend on a device, and the benchmark accuracies."""
+
+    facts: dict[str, dict]
+    accuracy: dict[str, list[tuple]]  # model -> [(record, device, accuracy, quality metric)]
+    tasks: dict[str, list]  # task -> its models, sorted (a model's facts keep its first task)
+    modalities: dict[str, list]  # modality -> its models, sorted
+    digest: bytes
+
+
+def _read_models(store) -> _Models:
+    h = hashlib.sha256()
+
+    def rows(sparql):
+        body, out = _tsv(store, sparql)
+        h.update(body)
+        return out
+
+    keys = {_NAMESPACES[p.split(":")[0]] + p.split(":")[1]: k for p, k in _MODEL_PROPERTIES.items()}
+    facts: dict[str, dict] = {}
+    lists: dict[str, dict[str, list]] = {}
+    for model, prop, value in rows(_MODELS_QUERY):
+        f = facts.get(model)
+        if f is None:
+            f = facts[model] = {"model": model}
+        key = keys[prop]
+        if key in ("operators", "modalities", "format", "task"):
+            lists.setdefault(key, {}).setdefault(model, []).append(value)
+        # A property given twice: keep the smallest value (the store's answer order varies).
+        if key is not None and key not in ("operators", "modalities") and value is not None \
+                and (f.get(key) is None or str(value) < str(f[key])):
+            f[key] = value
+    task_names: dict[str, str] = {}
+    for task, name in rows(_TASK_NAMES_QUERY):
+        task_names[task] = min(task_names.get(task, name), name)
+    shapes: dict[str, str] = {}
+    for model, shape in rows(_SHAPES_QUERY):
+        shapes[model] = min(shapes.get(model, shape), shape)
+    work: dict[str, list[float]] = {}
+    for model, op, macs in rows(_OPERATOR_MACS_QUERY):
+        w = work.setdefault(model, [0, 0, 0])
+        for i, family in enumerate((_CONV, _DWCONV, _DENSE)):
+            if op in family and _num(macs) is not None:
+                w[i] += macs
+    metrics: dict[str, list] = {}
+    for model, name, value in rows(_METRICS_QUERY):
+        metrics.setdefault(model, []).append((name, value))
+    accuracy: dict[str, list[tuple]] = {}
+    for model, record, dev, acc, metric in rows(_ACCURACY_QUERY):
+        if model in facts:
+            accuracy.setdefault(model, []).append((record, dev, _num(acc), metric))
+    for model, f in facts.items():
+        f.setdefault("name", local_name(model))
+        for key in ("format", "quantization"):
+            if f.get(key) is not None:
+                f[key] = local_name(f[key])
+        f["formats"] = sorted(set(lists.get("format", {}).get(model, ())))
+        f["task_name"] = task_names.get(f.get("task")) or local_name(f.get("task"))
+        f["operators"] = sorted(set(str(o) for o in lists.get("operators", {}).get(model, ())))
+        f["input_size"] = _input_size(shapes.get(model))
+        macs = _num(f.get("macs"))
+        w = work.get(model)
+        for i, key in enumerate(("frac_conv", "frac_dwconv", "frac_dense")):
+            f[key] = w[i] / macs if w is not None and macs else None
+        f["reported"] = _reported_accuracy(metrics.get(model, ()))
+    def members(key):
+        out: dict[str, set] = {}
+        for model, values in lists.get(key, {}).items():
+            for v in values:
+                out.setdefault(v, set()).add(model)
+        return {v: sorted(ms) for v, ms in out.items()}
+    return _Models(facts, accuracy, members("task"), members("modalities"), h.digest())
+
+
+def _with_accuracy(m: _Models, model: str, device: str | None) -> dict:
+    """A copy of the model's facts with its accuracy for `device`: the benchmark accuracy on it
+    ("measured"), else the model's reported metric ("reported"), else the mean benchmark
+    accuracy on other devices ("measured-other-device")."""
+    f = dict(m.facts[model])
+    reported, metric = f.pop("reported")
+    rows = m.accuracy.get(model, ())
+    here = {(r, a) for r, d, a, _ in rows if d == device and a is not None}
+    other = [(a, q) for _, d, a, q in rows if d != device and a is not None]
+    # fsum and min: the same figure whatever order the store answers in.
+    other_metric = min((str(q) for _, q in other if q is not None), default=None)
+    if here:
+        f["accuracy_pct"], f["accuracy_provenance"] = math.fsum(a for _, a in here) / len(here), "measured"
+        f["accuracy_metric"] = other_metric
+    elif reported is not None:
+        f["accuracy_pct"], f["accuracy_provenance"], f["accuracy_metric"] = reported, "reported", metric
+    elif other:
+        f["accuracy_pct"] = math.fsum(a for a, _ in other) / len(other)
+        f["accuracy_provenance"] = "measured-other-device"
+        f["accuracy_metric"] = other_metric
+    else:
+        f["accuracy_pct"] = f["accuracy_provenance"] = f["accuracy_metric"] = None
+    return f
 
 
 def model_facts(store, models: Sequence[str] | None = None, device: str | None = None) -> dict[str, dict]:
-    """{model IRI: facts} for `models` (all models when None), in one query.
+    """{model IRI: facts} for `models` (all models when None); the store is read once per write.
 
     Facts: name, macs, params, arena_bytes, model_bytes, format, quantization (local names),
-    source_file, sha256, family, task (IRI), task_name, dataset, operators (sorted list),
-    input_size, frac_conv/frac_dwconv/frac_dense (share of MACs), and accuracy: the
-    benchmark accuracy on `device` ("measured"), else the model's reported metric
+    formats (IRIs), source_file, sha256, family, task (IRI), task_name, dataset, operators
+    (sorted list), input_size, frac_conv/frac_dwconv/frac_dense (share of MACs), and accuracy:
+    the benchmark accuracy on `device` ("measured"), else the model's reported metric
     ("reported"), else the mean benchmark accuracy on other devices ("measured-other-device").
     """
-    if models is not None and not models:
-        return {}
-    values = f"VALUES ?model {{ {_iri_list(models)} }}" if models is not None else ""
+    m = cached(store, _read_models)
+    wanted = m.facts if models is None else dict.fromkeys(x for x in models if x in m.facts)
+    return {x: _with_accuracy(m, x, device) for x in wanted}
+
+
+def models_of(store, task: str | None = None, modality: str | None = None) -> list[str]:
+    """The models performing `task` and having input `modality` (an IRI; either may be None),
+    sorted."""
+    m = cached(store, _read_models)
+    found = sorted(m.facts) if task is None else m.tasks.get(task, [])
+    if modality is not None:
+        having = set(m.modalities.get(modality, ()))
+        found = [x for x in found if x in having]
+    return list(found)
+
+
+def _read_devices(store) -> tuple[dict[str, dict], bytes]:
+    body, rows = _tsv(store, _DEVICE_QUERY.replace("#VALUES#", ""))
     out: dict[str, dict] = {}
-    for r in store.select(_model_query(values, device)).dicts():
-        f = out.get(r["model"])
-        if f is None:
-            f = out[r["model"]] = {"model": r["model"]}
-        # Multi-valued optional properties give several rows: keep the first value seen.
-        for key, col in (("name", "name"), ("macs", "macs"), ("params", "params"), ("arena_bytes", "arena"),
-                         ("model_bytes", "modelBytes"), ("source_file", "file"), ("sha256", "sha"),
-                         ("family", "family"), ("task", "task"), ("task_name", "taskName"),
-                         ("dataset", "dataset"), ("shape", "shape"), ("ops", "ops"), ("metrics", "metrics"),
-                         ("conv", "convMacs"), ("dw", "dwMacs"), ("dense", "denseMacs"),
-                         ("acc_here", "accHere"), ("acc_else", "accElse"), ("acc_metric", "accMetric")):
-            if f.get(key) is None and r.get(col) is not None:
-                f[key] = r[col]
-        for key, col in (("format", "format"), ("quantization", "quant")):
-            if f.get(key) is None and r.get(col) is not None:
-                f[key] = local_name(r[col])
-    for f in out.values():
-        f.setdefault("name", local_name(f["model"]))
-        f["task_name"] = f.get("task_name") or local_name(f.get("task"))
-        f["operators"] = sorted((f.pop("ops", None) or "").split())
-        f["input_size"] = _input_size(f.pop("shape", None))
-        macs = _num(f.get("macs"))
-        for key, col in (("frac_conv", "conv"), ("frac_dwconv", "dw"), ("frac_dense", "dense")):
-            v = _num(f.pop(col, None))
-            f[key] = v / macs if v is not None and macs else None
-        reported, metric = _reported_accuracy(f.pop("metrics", None))
-        here, other = _num(f.pop("acc_here", None)), _num(f.pop("acc_else", None))
-        acc_metric = f.pop("acc_metric", None)
-        if here is not None:
-            f["accuracy_pct"], f["accuracy_provenance"], f["accuracy_metric"] = here, "measured", acc_metric
-        elif reported is not None:
-            f["accuracy_pct"], f["accuracy_provenance"], f["accuracy_metric"] = reported, "reported", metric
-        elif other is not None:
-            f["accuracy_pct"], f["accuracy_provenance"], f["accuracy_metric"] = \
-                other, "measured-other-device", acc_metric
-        else:
-            f["accuracy_pct"] = f["accuracy_provenance"] = f["accuracy_metric"] = None
-    return out
+    for device, name, ram, flash, clock, core, fpu, accel, runtimes in rows:
+        if device in out:  # a second name or core: keep the first
+            continue
+        out[device] = {
+            "device": device, "name": name or local_name(device),
+            "ram_bytes": _num(ram), "flash_bytes": _num(flash), "clock_mhz": _num(clock),
+            "core": core, "fpu": fpu, "accelerator": accel or "", "runtimes": sorted((runtimes or "").split()),
+        }
+    return out, hashlib.sha256(body).digest()
 
 
 def device_facts(store, devices: Sequence[str] | None = None) -> dict[str, dict]:
     """{device IRI: hardware profile} (name, ram_bytes, flash_bytes, clock_mhz, core, fpu,
-    accelerator, runtimes) for `devices` (all when None), in one query."""
-    if devices is not None and not devices:
-        return {}
-    values = f"VALUES ?device {{ {_iri_list(devices)} }}" if devices is not None else ""
-    out: dict[str, dict] = {}
-    for r in store.select(_DEVICE_QUERY.replace("#VALUES#", values)).dicts():
-        if r["device"] in out:  # a second name or core: keep the first
-            continue
-        out[r["device"]] = {
-            "device": r["device"], "name": r["name"] or local_name(r["device"]),
-            "ram_bytes": _num(r["ram"]), "flash_bytes": _num(r["flash"]), "clock_mhz": _num(r["clock"]),
-            "core": r["core"], "fpu": r["fpu"], "accelerator": r["accel"] or "",
-            "runtimes": sorted((r["runtimes"] or "").split()),
-        }
-    return out
+    accelerator, runtimes) for `devices` (all when None); the store is read once per write."""
+    known = cached(store, _read_devices)[0]
+    wanted = known if devices is None else [d for d in devices if d in known]
+    return {d: dict(known[d]) for d in wanted}
+
+
+def pair_figures(store, device: str) -> dict[str, dict]:
+    """{model: figures} of the models measured on `device`, as the full check reads them:
+    records (count), mram, mflash (measured RAM and flash), latency, energy (each the minimum
+    over the pair's records; None where no record gives it)."""
+    _, rows = _tsv(store, _PAIR_FIGURES_QUERY.replace("#DEVICE#", f"<{device}>"))
+    return {model: {"records": n, "mram": ram, "mflash": flash, "latency": lat, "energy": en}
+            for model, n, ram, flash, lat, en in rows}
+
+
+def device_runtimes(store, device: str) -> list[tuple[float, str, set, set]]:
+    """(code bytes, runtime IRI, formats, operators) of the device's catalogued runtimes, in the
+    order `runtime_for` prefers them: smallest code first, then IRI."""
+    _, rows = _tsv(store, _RUNTIMES_QUERY.replace("#DEVICE#", f"<{device}>"))
+    found: dict[str, tuple[float, set, set]] = {}
+    for rt, code, fmt, op in rows:
+        c, fmts, ops = found.get(rt, (math.inf, set(), set()))
+        fmts.add(fmt)
+        if op is not None:
+            ops.add(str(op))
+        found[rt] = (min(c, _num(code) if _num(code) is not None else math.inf), fmts, ops)
+    return sorted((c, rt, fmts, ops) for rt, (c, fmts, ops) in found.items())
+
+
+def runtime_for(model: dict, runtimes: list[tuple[float, str, set, set]]) -> str | None:
+    """The runtime the full check finds for a model on a device (one of `device_runtimes` that
+    runs one of its formats and every operator it uses; the first, i.e. smallest code)."""
+    ops = model.get("operators") or ()
+    for _, rt, fmts, supported in runtimes:
+        if not fmts.isdisjoint(model.get("formats") or ()) and supported.issuperset(ops):
+            return rt
+    return None
 
 
 def _kib(v) -> float | None:
@@ -245,6 +401,7 @@ def _kib(v) -> float | None:
     return v / 1024.0 if v is not None else None
 
 
+@lru_cache(maxsize=None)
 def runtime_text(runtime: str | None) -> str:
     """A runtime IRI as its catalogue label ('.../runtime/st-edge-ai' -> 'STM32Cube.AI / ST Edge AI'),
     so that training records and predicted pairs name a runtime family the same way."""
@@ -257,16 +414,19 @@ def runtime_text(runtime: str | None) -> str:
     return runtime
 
 
-def prediction_row(model: dict, device: dict, runtime: str | None = None, clock_mhz: float | None = None) -> dict:
+def prediction_row(model: dict, device: dict, runtime: str | None = None, clock_mhz: float | None = None,
+                   arena_bytes=None, model_bytes=None) -> dict:
     """The flat row ranker.hardware.LatencyModel reads for one (model, device) pair.
 
     Model size enters as model_kib (file, else a measured flash figure) and act_kib (tensor
-    arena, else a measured RAM figure); the device as clock, RAM, flash, core, accelerator."""
+    arena, else a measured RAM figure); the device as clock, RAM, flash, core, accelerator.
+    `arena_bytes` and `model_bytes`, when given, stand in for the model's own."""
     return {
         "model": model["model"], "device": device["device"],
         "macs": _num(model.get("macs")), "params": _num(model.get("params")),
         "input_size": model.get("input_size"),
-        "model_kib": _kib(model.get("model_bytes")), "act_kib": _kib(model.get("arena_bytes")),
+        "model_kib": _kib(model.get("model_bytes") if model_bytes is None else model_bytes),
+        "act_kib": _kib(model.get("arena_bytes") if arena_bytes is None else arena_bytes),
         "clock_mhz": clock_mhz if clock_mhz is not None else device.get("clock_mhz"),
         "ram_kib": _kib(device.get("ram_bytes")), "flash_kib": _kib(device.get("flash_bytes")),
         "frac_conv": model.get("frac_conv"), "frac_dwconv": model.get("frac_dwconv"),
@@ -284,27 +444,32 @@ LATENCY_NUMERIC = {"macs": True, "params": True, "input_size": True, "model_kib"
 LATENCY_CATEGORICAL = ("quantization", "core", "runtime", "accelerator", "task")
 
 
+def _read_records(store) -> tuple[list[dict], bytes]:
+    body, rows = _tsv(store, _RECORDS_QUERY)
+    out = []
+    for b, model, device, lat, en, ram, flash, acc, clock, runtime, version in rows:
+        out.append({"record": b, "model": model, "device": device,
+                    "latency_ms": _num(lat), "energy_uj": _num(en),
+                    "ram_bytes": _num(ram), "flash_bytes": _num(flash),
+                    "accuracy_pct": _num(acc), "clock_mhz": _num(clock),
+                    "runtime": runtime, "runtime_version": version})
+    out.sort(key=lambda r: r["record"])
+    return out, hashlib.sha256(body).digest()
+
+
 def benchmark_records(store) -> list[dict]:
     """Every benchmark record, one dict each: record, model, device, latency_ms, energy_uj,
     ram_bytes, flash_bytes, accuracy_pct, clock_mhz, runtime (IRI), runtime_version."""
-    out = []
-    for r in store.select(_RECORDS_QUERY).dicts():
-        out.append({"record": r["b"], "model": r["model"], "device": r["device"],
-                    "latency_ms": _num(r["latency"]), "energy_uj": _num(r["energy"]),
-                    "ram_bytes": _num(r["ram"]), "flash_bytes": _num(r["flash"]),
-                    "accuracy_pct": _num(r["acc"]), "clock_mhz": _num(r["clock"]),
-                    "runtime": r["runtime"], "runtime_version": r["runtimeVersion"]})
-    out.sort(key=lambda r: r["record"])
-    return out
+    return [dict(r) for r in cached(store, _read_records)[0]]
 
 
 def latency_training_rows(store) -> list[dict]:
-    """Benchmark records with a latency, joined with their model's and device's facts (three
-    queries in all), as LatencyModel rows carrying latency_ms and energy_uj."""
+    """Benchmark records with a latency, joined with their model's and device's facts, as
+    LatencyModel rows carrying latency_ms and energy_uj."""
     records = [r for r in benchmark_records(store) if r["latency_ms"]]
     if not records:
         return []
-    models = model_facts(store)
+    models = model_facts(store, sorted({r["model"] for r in records}))
     devices = device_facts(store)
     rows = []
     for rec in records:
@@ -325,13 +490,13 @@ def latency_training_rows(store) -> list[dict]:
 
 def training_fingerprint(store) -> str:
     """A hash of everything latency_training_rows reads (records, model facts, device facts),
-    from the store's own serialisation of the three queries: the cache key of a LatencyModel.
-    Cheaper than building the rows (no per-term conversion), and without ORDER BY (which
-    costs more than the rest): the store answers the same content in the same order, and a
-    different order would only cost a retraining."""
+    from the store's own serialisation of what it answered: the cache key of the hardware predictor.
+    Without ORDER BY (which costs more than the rest): the store answers the same content in
+    the same order, and a different order would only cost a retraining."""
     h = hashlib.sha256()
-    for sparql in (_RECORDS_QUERY, _model_query("", None), _DEVICE_QUERY.replace("#VALUES#", "")):
-        h.update(store.query_serialized(sparql, "tsv")[1])
+    for digest in (cached(store, _read_records)[1], cached(store, _read_models).digest,
+                   cached(store, _read_devices)[1]):
+        h.update(digest)
     return h.hexdigest()
 
 

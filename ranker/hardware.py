@@ -190,6 +190,16 @@ def finite_float(x) -> float:
     return v if math.isfinite(v) else float("nan")
 
 
+def _floats(values: list) -> np.ndarray:
+    """finite_float of each value, as one array (NaN for missing, non-numbers and infinities)."""
+    try:
+        col = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        col = np.array([finite_float(v) for v in values], dtype=np.float64)
+    col[~np.isfinite(col)] = np.nan
+    return col
+
+
 class _Featurizer:
     def __init__(self, numeric: Mapping[str, bool], categorical: Sequence[str]):
         self.numeric = dict(numeric)
@@ -197,32 +207,36 @@ class _Featurizer:
         self.levels: dict[str, list[str]] = {}
         self.means: np.ndarray | None = None
 
-    def _raw(self, rows: Sequence[Mapping]) -> tuple[np.ndarray, list[list[str]]]:
+    def raw(self, rows: Sequence[Mapping]) -> tuple[np.ndarray, list[list[str]]]:
+        """(numeric matrix with logs taken, normalised categories per column): what transform
+        reads; it depends on the feature names only, so models with the same ones share it."""
         X = np.full((len(rows), len(self.numeric)), np.nan)
+        for j, (name, use_log) in enumerate(self.numeric.items()):
+            col = _floats([r.get(name) for r in rows])
+            if use_log:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    col = np.where(col > 0, np.log(np.where(col > 0, col, 1.0)), np.nan)
+            X[:, j] = col
         cats = []
-        for i, r in enumerate(rows):
-            for j, (name, use_log) in enumerate(self.numeric.items()):
-                v = finite_float(r.get(name))
-                if use_log:
-                    v = math.log(v) if v > 0 else float("nan")
-                X[i, j] = v
-            cats.append([_NORMALISERS.get(c, _plain)(r.get(c)) for c in self.categorical])
+        for c in self.categorical:
+            norm, seen = _NORMALISERS.get(c, _plain), {}
+            cats.append([seen[v] if v in seen else seen.setdefault(v, norm(v)) for v in (r.get(c) for r in rows)])
         return X, cats
 
-    def fit(self, rows):
-        X, cats = self._raw(rows)
+    def fit(self, raw):
+        X, cats = raw
         # Columns never observed in training carry no information (and break
         # the boosting model's binning): the tree input drops them.
         self.observed = ~np.isnan(X).all(axis=0)
         self.means = np.nan_to_num(np.nanmean(np.where(self.observed, X, 0.0), axis=0)) \
             if X.size else np.zeros(len(self.numeric))
-        self.levels = {c: sorted({row[k] for row in cats}) for k, c in enumerate(self.categorical)}
+        self.levels = {c: sorted(set(cats[k])) for k, c in enumerate(self.categorical)}
         return self
 
-    def transform(self, rows, dense: bool) -> np.ndarray:
+    def transform(self, raw, dense: bool) -> np.ndarray:
         """dense=True: NaN imputed with the training mean plus a missing flag (for ridge);
         dense=False: NaN kept (the gradient-boosting model handles it)."""
-        X, cats = self._raw(rows)
+        X, cats = raw
         parts = []
         if dense:
             miss = np.isnan(X)
@@ -230,11 +244,11 @@ class _Featurizer:
         else:
             parts.append(X[:, self.observed])
         for k, c in enumerate(self.categorical):
-            lv = self.levels[c]
-            oh = np.zeros((len(rows), len(lv)))
-            for i, row in enumerate(cats):
-                if row[k] in lv:  # unseen level = all zeros = "average" category
-                    oh[i, lv.index(row[k])] = 1.0
+            index = {level: j for j, level in enumerate(self.levels[c])}
+            codes = np.array([index.get(v, -1) for v in cats[k]], dtype=np.int64)
+            oh = np.zeros((len(codes), len(index)))
+            known = codes >= 0  # unseen level = all zeros = "average" category
+            oh[np.flatnonzero(known), codes[known]] = 1.0
             parts.append(oh)
         return np.concatenate(parts, axis=1)
 
@@ -247,7 +261,7 @@ class _LogRegressor:
             raise ValueError(f"kind must be ridge, gbr or ridge+gbr, not {kind!r}")
         self.feat, self.kind, self.seed, self.alpha = feat, kind, seed, alpha
 
-    def fit(self, rows, logy: np.ndarray):
+    def fit(self, raw, logy: np.ndarray):
         from sklearn.ensemble import HistGradientBoostingRegressor
         from sklearn.linear_model import Ridge
         from threadpoolctl import threadpool_limits
@@ -255,31 +269,31 @@ class _LogRegressor:
         self.ridge = None
         resid = logy.copy()
         if self.kind in ("ridge", "ridge+gbr"):
-            Xd = self.feat.transform(rows, dense=True)
+            Xd = self.feat.transform(raw, dense=True)
             self.mu, self.sd = Xd.mean(0), Xd.std(0)
             self.sd[self.sd < 1e-12] = 1.0
             self.ridge = Ridge(alpha=self.alpha).fit((Xd - self.mu) / self.sd, logy)
             resid = logy - self.ridge.predict((Xd - self.mu) / self.sd)
         self.gbr = None
-        if self.kind in ("gbr", "ridge+gbr") and len(rows) >= 8:
+        if self.kind in ("gbr", "ridge+gbr") and len(logy) >= 8:
             # Small, strongly regularised trees: the benchmark sets hold a few hundred rows.
             with threadpool_limits(1):  # a few hundred rows: threads only add overhead
                 self.gbr = HistGradientBoostingRegressor(
                     max_iter=200, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=5,
                     l2_regularization=1.0, random_state=self.seed,
-                ).fit(self.feat.transform(rows, dense=False), resid)
+                ).fit(self.feat.transform(raw, dense=False), resid)
         return self
 
-    def predict(self, rows) -> np.ndarray:
+    def predict(self, raw) -> np.ndarray:
         from threadpoolctl import threadpool_limits
 
-        out = np.zeros(len(rows))
+        out = np.zeros(len(raw[0]))
         if self.ridge is not None:
-            Xd = self.feat.transform(rows, dense=True)
+            Xd = self.feat.transform(raw, dense=True)
             out += self.ridge.predict((Xd - self.mu) / self.sd)
         if self.gbr is not None:
             with threadpool_limits(1):
-                out += self.gbr.predict(self.feat.transform(rows, dense=False))
+                out += self.gbr.predict(self.feat.transform(raw, dense=False))
         return out
 
 
@@ -304,7 +318,7 @@ class MeasurementModel:
         self._reg: _LogRegressor | None = None
 
     def _key(self, r: Mapping) -> tuple:
-        return tuple(str(r.get(k, "")) for k in self.key_fields)
+        return tuple([str(r.get(k, "")) for k in self.key_fields])
 
     def fit(self, records: Iterable[Mapping]) -> "MeasurementModel":
         rows = [r for r in records if finite_float(r.get(self.target)) > 0]
@@ -313,23 +327,35 @@ class MeasurementModel:
         self._measured = {}
         for r in rows:
             self._measured.setdefault(self._key(r), []).append(finite_float(r[self.target]))
-        feat = _Featurizer(self.numeric, self.categorical).fit(rows)
+        feat = _Featurizer(self.numeric, self.categorical)
+        raw = feat.raw(rows)
+        feat.fit(raw)
         logy = np.log([finite_float(r[self.target]) for r in rows])
-        self._reg = _LogRegressor(feat, self.kind, self.seed, self.ridge_alpha).fit(rows, logy)
+        self._reg = _LogRegressor(feat, self.kind, self.seed, self.ridge_alpha).fit(raw, logy)
         return self
 
-    def predict_log(self, rows: Sequence[Mapping]) -> np.ndarray:
-        """Model output only (no measured lookup): log(target) per row."""
+    def prepare(self, rows: Sequence[Mapping]) -> tuple:
+        """What predict reads of the rows (features, pair keys): a model with the same feature
+        names and key fields can take it as is."""
         if self._reg is None:
             raise RuntimeError("fit() first")
-        return self._reg.predict(list(rows))
+        return self._reg.feat.raw(rows), [self._key(r) for r in rows]
 
-    def predict(self, rows: Sequence[Mapping]) -> list[Prediction]:
+    def predict_log(self, rows: Sequence[Mapping], prepared=None) -> np.ndarray:
+        """Model output only (no measured lookup): log(target) per row."""
         rows = list(rows)
-        logp = self.predict_log(rows) if rows else np.zeros(0)
+        prepared = prepared or self.prepare(rows)
+        return self._reg.predict(prepared[0])
+
+    def predict(self, rows: Sequence[Mapping], prepared=None) -> list[Prediction]:
+        rows = list(rows)
+        if not rows:
+            return []
+        prepared = prepared or self.prepare(rows)
+        logp = self.predict_log(rows, prepared)
         out = []
-        for r, lp in zip(rows, logp):
-            meas = self._measured.get(self._key(r))
+        for key, lp in zip(prepared[1], logp):
+            meas = self._measured.get(key)
             if meas:
                 # Median of repeated measurements of the same pair; no model involved.
                 v = float(np.median(meas))
@@ -363,10 +389,13 @@ class LatencyModel(MeasurementModel):
                 seed=self.seed).fit(with_energy)
         return self
 
-    def predict(self, rows: Sequence[Mapping]) -> list[Prediction]:
+    def predict(self, rows: Sequence[Mapping], prepared=None) -> list[Prediction]:
         rows = list(rows)
-        preds = super().predict(rows)
-        if self.energy is not None and rows:
-            for p, e in zip(preds, self.energy.predict(rows)):
+        if not rows:
+            return []
+        prepared = prepared or self.prepare(rows)  # the energy model reads the same features
+        preds = super().predict(rows, prepared)
+        if self.energy is not None:
+            for p, e in zip(preds, self.energy.predict(rows, prepared)):
                 p.energy_uj, p.energy_provenance = e.value, e.provenance
         return preds

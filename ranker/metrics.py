@@ -104,14 +104,11 @@ def average_positions(values: Sequence[float]) -> np.ndarray:
     vals = v[idx]
     order = np.argsort(-vals, kind="stable")
     sorted_vals = vals[order]
-    pos = np.empty(idx.size)
-    start = 0
-    for i in range(1, idx.size + 1):
-        if i == idx.size or sorted_vals[i] != sorted_vals[start]:
-            pos[start:i] = (start + 1 + i) / 2.0  # mean of positions start+1..i
-            start = i
+    # Runs of equal values [start, end) share the mean of positions start+1..end.
+    starts = np.flatnonzero(np.r_[True, sorted_vals[1:] != sorted_vals[:-1]])
+    ends = np.r_[starts[1:], sorted_vals.size]
     res = np.empty(idx.size)
-    res[order] = pos
+    res[order] = np.repeat((starts + 1 + ends) / 2.0, ends - starts)
     out[idx] = res
     return out
 

@@ -3,20 +3,28 @@
     recommend(store, Request(device=..., task=...), method="shadow", k=10, data=None)
         -> Recommendation (rows: RankedModel, best first; excluded; voters; notes)
 
-1. Candidates: kg.feasibility.feasible_models (the device, the task, the budgets): the models
-   that fit or likely fit (only those that fit for `verified_only`), each row carrying its
-   outcome, the unknown figures behind a "likely", notes such as "needs an external camera",
-   and the provenance of each figure; the rest come back in `excluded` with their reasons.
-2. Facts, in one query for all candidates (ranker.graph_facts.model_facts): name, MACs,
-   parameters, arena and file bytes, operators, format, quantization, and accuracy for the
-   task with its provenance ("measured" on this device, "reported" by the model's
-   description, or "measured-other-device").
+1. Candidates: the models of the task (or modality) that fit or likely fit the device (only
+   those that fit for `verified_only`), from the requirement index (kg.feasibility.fast_outcomes);
+   the full check (kg.feasibility.check_pairs) runs only for the k rows shown, whose outcome,
+   unknown figures behind a "likely", notes such as "needs an external camera" and figure
+   provenance it gives, and for the excluded models, whose reasons it gives (why_not=False
+   skips those: at registry scale they are most of the cost). `full_check=True` is the
+   reference path: feasible_models for every model, Copeland over every pair; tests hold the
+   two answers equal.
+2. Facts of all candidates (ranker.graph_facts.model_facts, read from the store once per write
+   of it): name, MACs, parameters, arena and file bytes, operators, format, quantization, and
+   accuracy for the task with its provenance ("measured" on this device, "reported" by the
+   model's description, or "measured-other-device"); the pair's measured figures as the full
+   check reads them (graph_facts.pair_figures).
 3. Hardware fitness, per candidate on this device:
    * latency / energy: the best (minimum) benchmark record of the pair, as the feasibility
-     budgets use it ("measured"); otherwise ranker.hardware.LatencyModel's prediction
-     ("predicted"), trained on every benchmark record of the graph joined with model and
-     device facts. The trained model is cached per content hash of what it is trained on,
-     in this process and on disk ($ARACHNE_CACHE, else ~/.cache/arachne);
+     budgets use it ("measured"); otherwise ranker.cost_model.HardwarePredictor's prediction
+     with its 90 % interval ("predicted", with the runtime the full check finds:
+     graph_facts.runtime_for): the cost model from the operator work in the model's file, the
+     metadata regressor for models known only from tables, fitted on every benchmark record
+     of the graph (what `arachne predict` says). The fitted predictor is cached per content
+     hash of what it is fitted on, in this process and on disk ($ARACHNE_CACHE, else
+     ~/.cache/arachne);
    * RAM headroom: (device RAM - need) / device RAM, need = RAM measured on this device,
      else the tensor arena (the feasibility check's figure).
 4. Task fitness signals: `accuracy`; with `data` (an .npz with X (n, ...) float32 inputs in
@@ -29,7 +37,8 @@
 5. Aggregation (ranker.aggregation) over the voters [task, latency, energy, headroom]
    (energy only when two or more candidates have a figure; a missing hardware figure is an
    abstention, but a candidate without a task figure ranks below those with one):
-   shadow = Copeland (tie-break: Borda points, then the task voter's rank, then the name);
+   shadow = Copeland (tie-break: Borda points, then the task voter's rank, then the name; only
+   the first k+1 places are worked out, ranker.aggregation.copeland_top);
    borda, rrf, weighted (equal weights over min-max normalised scores), lexicographic (in the
    voter order, no tolerance); fusion = the trained hardware-aware ranker's score (ties: the
    task voter's rank, then the name). Each row's `why` is ranker.aggregation.explain against
@@ -37,6 +46,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import pickle
@@ -49,12 +59,13 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from kg.errors import InputError
-from kg.feasibility import Request, feasible_models
+from kg.feasibility import Request, check_pairs, fast_outcomes, feasible_models
+from kg.vocab import MODALITY_TERMS
 
 from . import graph_facts, graph_rankers
 from .graph_facts import _num
-from .aggregation import (AggregationResult, borda, copeland, explain, lexicographic, reciprocal_rank_fusion,
-                          weighted_sum)
+from .aggregation import (AggregationResult, borda, copeland, copeland_top, explain, lexicographic,
+                          reciprocal_rank_fusion, weighted_sum)
 
 METHODS = ("shadow", "fusion", "borda", "rrf", "weighted", "lexicographic")
 TASK_SIGNALS = ("accuracy", "logme", "leep", "nce", "learned")
@@ -105,6 +116,9 @@ class RankedModel:
     outcome: str = "fits"
     unknowns: list[str] = field(default_factory=list)
     provenance: dict = field(default_factory=dict)
+    # [low, high] of a predicted figure's 90 % interval (None when measured or unknown).
+    latency_interval90_ms: list[float] | None = None
+    energy_interval90_uj: list[float] | None = None
 
 
 @dataclass
@@ -123,7 +137,9 @@ class Excluded:
 class Recommendation:
     """The answer to one request: `rows` (at most k, best first) out of `candidates` feasible
     models; `voters` in aggregation order with their `directions` ('max'/'min');
-    `task_voter` says how the task voter was formed; `notes` what was missing or assumed."""
+    `task_voter` says how the task voter was formed; `notes` what was missing or assumed;
+    `excluded_count` models of the task do not fit, `excluded` lists them with their reasons
+    (empty when asked with why_not=False)."""
 
     device: str
     device_name: str | None
@@ -139,6 +155,7 @@ class Recommendation:
     excluded: list[Excluded]
     notes: list[str]
     request: dict
+    excluded_count: int = 0  # models of the task that do not fit (listed in `excluded` unless why_not=False)
 
     def to_dict(self) -> dict:
         """JSON-ready (NaN and inf become None)."""
@@ -164,9 +181,9 @@ def _int(v) -> int | None:
 
 
 # ---------------------------------------------------------------------------
-# Hardware fitness: the latency model, cached by content hash
+# Hardware fitness: the predictor, cached by content hash
 # ---------------------------------------------------------------------------
-_LATENCY_MODELS: dict[str, object] = {}
+_PREDICTORS: dict[str, object] = {}
 
 
 def cache_dir() -> Path:
@@ -174,45 +191,39 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "arachne"
 
 
-def latency_model(store):
-    """(LatencyModel or None, note) trained on the graph's benchmark records; reused while
-    the records and the facts they join with are unchanged (see the module docstring)."""
+def hardware_predictor(store):
+    """ranker.cost_model.HardwarePredictor fitted on the graph's benchmark records; reused while
+    the records, the facts they join with and the models' operator work are unchanged."""
     import sklearn
 
-    from .hardware import LatencyModel
+    from .cost_model import HardwarePredictor, store_work
 
-    key = graph_facts.training_fingerprint(store) + "-" + sklearn.__version__
-    if key in _LATENCY_MODELS:
-        return _LATENCY_MODELS[key]
-    path = cache_dir() / f"latency-{key[:32]}.pkl"
+    key = hashlib.sha256((graph_facts.training_fingerprint(store) + store_work(store)[1]
+                          + sklearn.__version__).encode()).hexdigest()
+    if key in _PREDICTORS:
+        return _PREDICTORS[key]
+    path = cache_dir() / f"hardware-{key[:32]}.pkl"
     result = None
     if path.is_file():
         try:
             with open(path, "rb") as fh:  # our own cache file, written below
                 result = pickle.load(fh)
-        except Exception:  # noqa: BLE001 - a stale or broken cache is retrained
+        except Exception:  # noqa: BLE001 - a stale or broken cache is refitted
             result = None
     if result is None:
-        rows = graph_facts.latency_training_rows(store)
-        if len(rows) < 2:
-            result = (None, "no latency prediction: the graph holds fewer than two benchmark records with a latency")
-        else:
-            lm = LatencyModel(numeric=graph_facts.LATENCY_NUMERIC, categorical=graph_facts.LATENCY_CATEGORICAL)
-            lm.fit(rows)
-            energy = f", energy from {sum(1 for r in rows if r.get('energy_uj'))}" if lm.energy else ""
-            result = (lm, f"latency predicted by a LatencyModel trained on {len(rows)} benchmark records{energy}")
+        result = HardwarePredictor.from_store(store).fit_all()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as fh:
                 pickle.dump(result, fh)
             os.replace(fh.name, path)
             # Every change to the records makes a new file: keep the few most recent.
-            old = sorted(path.parent.glob("latency-*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+            old = sorted(path.parent.glob("hardware-*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
             for stale in old[4:]:
                 stale.unlink(missing_ok=True)
         except OSError:
-            pass  # a read-only home only costs a retraining next time
-    _LATENCY_MODELS[key] = result
+            pass  # a read-only home only costs a refit next time
+    _PREDICTORS[key] = result
     return result
 
 
@@ -296,9 +307,11 @@ def _transfer_scores(cands: list[dict], X: np.ndarray, y: np.ndarray, model_dirs
 # ---------------------------------------------------------------------------
 # Aggregation
 # ---------------------------------------------------------------------------
-def _aggregate(method: str, voters: dict, labels: list[str], directions: dict, fusion_scores=None) -> AggregationResult:
+def _aggregate(method: str, voters: dict, labels: list[str], directions: dict, fusion_scores=None,
+               top: int | None = None) -> AggregationResult:
+    """The method's result; for shadow with `top`, only the first `top` places are worked out."""
     if method == "shadow":
-        return copeland(voters, labels, directions)
+        return copeland(voters, labels, directions) if top is None else copeland_top(voters, labels, directions, top)
     if method == "borda":
         return borda(voters, labels, directions)
     if method == "rrf":
@@ -329,20 +342,36 @@ def _labels(cands: list[dict]) -> list[str]:
     return out
 
 
+def _floats(values: list) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
 def _present(values: list) -> int:
-    return sum(1 for v in values if v is not None and not (isinstance(v, float) and math.isnan(v)))
+    """How many candidates a voter has a value for (None and NaN: none)."""
+    return int((~np.isnan(_floats(values))).sum())
+
+
+def _excluded(checks) -> list[Excluded]:
+    return [Excluded(c.model, c.name, list(c.why_not), list(c.warnings), c.outcome) for c in checks]
 
 
 def recommend(store, request: Request, method: str = "shadow", k: int = 10, data=None,
-              ranker_path: str | Path | None = None, model_dirs: Iterable[str | Path] = ()) -> Recommendation:
+              ranker_path: str | Path | None = None, model_dirs: Iterable[str | Path] = (),
+              why_not: bool = True, full_check: bool = False) -> Recommendation:
     """Rank the feasible models of `request` (see the module docstring). InputError on a bad
-    request, method or data file, or for method='fusion' without a trained ranker."""
+    request, method or data file, or for method='fusion' without a trained ranker.
+
+    why_not=False leaves `excluded` empty (`excluded_count` still counts them): their reasons
+    need the full check of every excluded model, the one cost that grows with the registry.
+    full_check=True is the reference path (the full check of every model of the device, and
+    Copeland over every pair): the same answer, slower; tests hold the two equal."""
     if method not in METHODS:
         raise InputError("request", "method", f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if not request.device:
         raise InputError("request", "device", "a recommendation needs a device")
     if k < 1:
         raise InputError("request", "k", f"k must be at least 1, found {k}")
+    request.validated()
     device = graph_facts.device_facts(store, [request.device]).get(request.device)
     if device is None:
         raise InputError("request", "device", f"no device {request.device} in the registry")
@@ -353,9 +382,30 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
                          "needs the trained hardware-aware ranker: run `arachne train-ranker` first"
                          + (f" ({rankers.problems[0]})" if rankers.problems else ""))
 
-    feasible, infeasible = feasible_models(store, request)
+    if full_check:
+        feasible, infeasible = feasible_models(store, request)
+        checks = {c.model: c for c in feasible}
+        models = [c.model for c in feasible]
+        excluded, n_excluded = (_excluded(infeasible) if why_not else []), len(infeasible)
+        # What the ranking reads of each pair: the check's own figures.
+        figures = {c.model: {"need_ram": _num(c.facts.get("needRam")), "need_flash": _num(c.facts.get("needFlash")),
+                             "latency": _num(c.facts.get("latency")), "energy": _num(c.facts.get("energy"))}
+                   for c in feasible}
+    else:
+        # Candidates from the requirement index; the full check only for the rows shown (and
+        # the excluded models, when their reasons are asked for).
+        outcomes = fast_outcomes(store, request)
+        modality = MODALITY_TERMS.get(request.modality) if request.modality else None
+        wanted = graph_facts.models_of(store, request.task, str(modality) if modality is not None else None)
+        models = [m for m in wanted if m in outcomes]
+        others = [m for m in wanted if m not in outcomes]
+        checks = {}
+        excluded, n_excluded = [], len(others)
+        if why_not and others:
+            excluded = _excluded(check_pairs(store, device=request.device, request=request, models=others))
+        measured = graph_facts.pair_figures(store, request.device)
+        figures = {}
     notes: list[str] = list(rankers.problems)
-    excluded = [Excluded(c.model, c.name, list(c.why_not), list(c.warnings), c.outcome) for c in infeasible]
     req = {"device": request.device, "task": request.task, "modality": request.modality,
            "max_latency_ms": request.max_latency_ms, "max_energy_uj": request.max_energy_uj,
            "reserved_ram_bytes": request.reserved_ram_bytes, "reserved_flash_bytes": request.reserved_flash_bytes,
@@ -363,52 +413,62 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
 
     def answer(rows, voters, directions, tiebreak, task_voter):
         return Recommendation(request.device, device.get("name"), request.task, method, k, voters, directions,
-                              tiebreak, task_voter, len(feasible), rows, excluded, notes, req)
+                              tiebreak, task_voter, len(models), rows, excluded, notes, req, n_excluded)
 
-    if not feasible:
-        notes.append("no feasible model for this request" + (f"; {len(excluded)} excluded" if excluded else ""))
+    if not models:
+        notes.append("no feasible model for this request" + (f"; {n_excluded} excluded" if n_excluded else ""))
         return answer([], [], {}, "", "")
 
-    facts = graph_facts.model_facts(store, [c.model for c in feasible], request.device)
+    facts = graph_facts.model_facts(store, models, request.device)
+    runtimes = graph_facts.device_runtimes(store, request.device)
     cands = []
-    for c in feasible:
-        f = dict(facts.get(c.model) or {"model": c.model, "name": c.name})
-        f["name"] = f.get("name") or c.name or graph_facts.local_name(c.model)
-        f["check"] = c
-        f["ram_need_bytes"] = _num(c.facts.get("needRam"))
+    for m in models:
+        f = facts.get(m) or {"model": m}
+        f["name"] = f.get("name") or graph_facts.local_name(m)
+        if not full_check:  # the full check's figures, from the device's records and the model's facts
+            got = measured.get(m) or {}
+            mram, mflash = _num(got.get("mram")), _num(got.get("mflash"))
+            figures[m] = {"need_ram": mram if mram is not None else _num(f.get("arena_bytes")),
+                          "need_flash": mflash, "latency": _num(got.get("latency")), "energy": _num(got.get("energy"))}
+        f["figures"] = figures[m]
+        f["ram_need_bytes"] = figures[m]["need_ram"]
         f["signals"] = {s: None for s in TASK_SIGNALS}
         f["signals"]["accuracy"] = f.get("accuracy_pct")
-        f["notes"] = list(c.notes)
+        f["notes"] = []
         cands.append(f)
     labels = _labels(cands)
 
     # Hardware fitness.
-    lm, lm_note = latency_model(store)
-    unmeasured = [f for f in cands if _num(f["check"].facts.get("latency")) is None
-                  or _num(f["check"].facts.get("energy")) is None]
-    preds = {}
-    if lm is not None and unmeasured:
+    predictor = hardware_predictor(store)
+    unmeasured = [f for f in cands if f["figures"]["latency"] is None or f["figures"]["energy"] is None]
+    preds: dict = {}
+    if unmeasured:
         # Benchmark-only models have no file facts: the feasibility check's needs stand in.
-        rows = []
+        rows, runtime = [], {}  # the runtime depends on formats and operators only: few distinct ones
         for f in unmeasured:
-            pf = f["check"].facts
-            m = {**f, "arena_bytes": f.get("arena_bytes") or f["ram_need_bytes"],
-                 "model_bytes": f.get("model_bytes") or _num(pf.get("needFlash"))}
-            rows.append(graph_facts.prediction_row(m, device, pf.get("runtime")))
-        preds = {f["model"]: p for f, p in zip(unmeasured, lm.predict(rows))}
+            needs = (tuple(f.get("formats") or ()), tuple(f.get("operators") or ()))
+            if needs not in runtime:
+                runtime[needs] = graph_facts.runtime_for(f, runtimes)
+            rows.append(graph_facts.prediction_row(f, device, runtime[needs],
+                                                   arena_bytes=f.get("arena_bytes") or f["ram_need_bytes"],
+                                                   model_bytes=f.get("model_bytes") or f["figures"]["need_flash"]))
+        preds = {t: dict(zip((f["model"] for f in unmeasured), predictor.predict(rows, t)))
+                 for t in predictor.TARGETS}
     n_pred = 0
+    ram = device.get("ram_bytes")
     for f in cands:
-        pf, p = f["check"].facts, preds.get(f["model"])
-        lat, en = _num(pf.get("latency")), _num(pf.get("energy"))
-        f["latency_ms"], f["latency_provenance"] = (lat, "measured") if lat is not None else \
-            ((p.value, p.provenance) if p is not None else (None, None))
-        f["energy_uj"], f["energy_provenance"] = (en, "measured") if en is not None else \
-            ((p.energy_uj, p.energy_provenance) if p is not None and p.energy_uj is not None else (None, None))
+        fig = f["figures"]
+        for target, key in (("latency_ms", "latency"), ("energy_uj", "energy")):
+            p = preds.get(target, {}).get(f["model"]) if fig[key] is None else None
+            f[target], f[f"{key}_provenance"], f[f"{key}_interval90"] = (
+                (fig[key], "measured", None) if fig[key] is not None else
+                (p[0], "predicted", [p[1], p[2]]) if p is not None else (None, None, None))
         n_pred += f["latency_provenance"] == "predicted"
-        ram = _num(pf.get("ram"))
         f["ram_headroom"] = (ram - f["ram_need_bytes"]) / ram if ram and f["ram_need_bytes"] is not None else None
-    if n_pred or lm is None:
-        notes.append(lm_note)
+    if n_pred:
+        notes.extend(predictor.notes())
+    elif not predictor.notes() and unmeasured:
+        notes.append("no latency prediction: fewer than two devices with a measured latency")
 
     # Task fitness.
     if samples is not None:
@@ -463,8 +523,8 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
     if _present(head):
         voters["headroom"] = head
     for v in list(voters):
-        vals = {float(x) for x in voters[v] if _num(x) is not None}
-        if len(vals) == 1 and len(cands) > 1:
+        vals = _floats(voters[v])
+        if np.unique(vals[np.isfinite(vals)]).size == 1 and len(cands) > 1:
             # One figure for every candidate (e.g. an energy regressor with nothing to go on):
             # it cannot order them, and would only add "ties on ..." to every explanation.
             del voters[v]
@@ -472,7 +532,8 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
     directions = {v: "min" for v in ("latency", "energy") if v in voters}
     if not voters and method != "fusion":
         voters["none"] = [0.0] * len(cands)  # nothing tells the candidates apart: the tie-break orders them
-    result = _aggregate(method, voters, labels, directions, fusion_scores)
+    # The rows shown and the one after the last (its explanation compares them) must be exact.
+    result = _aggregate(method, voters, labels, directions, fusion_scores, None if full_check else k + 1)
     if method == "fusion":
         for f, s in zip(cands, fusion_scores):
             f["signals"]["fusion"] = float(s)
@@ -480,9 +541,13 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
     by_label = dict(zip(labels, cands))
     index = {lab: i for i, lab in enumerate(labels)}
     order = result.order
+    shown = [by_label[lab]["model"] for lab in order[:k]]
+    if not full_check:
+        checks = {c.model: c for c in check_pairs(store, device=request.device, request=request, models=shown)}
     rows = []
     for pos, lab in enumerate(order[:k]):
         f = by_label[lab]
+        check = checks[f["model"]]
         if pos + 1 < len(order):
             why = explain(result, lab, order[pos + 1])
         else:
@@ -498,12 +563,13 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
             accuracy_metric=f.get("accuracy_metric"),
             latency_ms=f["latency_ms"], latency_provenance=f["latency_provenance"],
             energy_uj=f["energy_uj"], energy_provenance=f["energy_provenance"],
+            latency_interval90_ms=f["latency_interval90"], energy_interval90_uj=f["energy_interval90"],
             ram_need_bytes=_int(f["ram_need_bytes"]), ram_headroom=f["ram_headroom"],
-            flash_need_bytes=_int(f["check"].facts.get("needFlash")),
+            flash_need_bytes=_int(check.facts.get("needFlash")),
             macs=_int(f.get("macs")), params=_int(f.get("params")), arena_bytes=_int(f.get("arena_bytes")),
             model_bytes=_int(f.get("model_bytes")), format=f.get("format"), quantization=f.get("quantization"),
             operators=list(f.get("operators") or []), task_signals=dict(f["signals"]), scores=scores,
             voter_ranks=vr, score=_num(result.scores[lab]), why=why,
-            warnings=list(f["check"].warnings), notes=f["notes"], outcome=f["check"].outcome,
-            unknowns=list(f["check"].unknowns), provenance=dict(f["check"].provenance)))
+            warnings=list(check.warnings), notes=list(check.notes) + f["notes"], outcome=check.outcome,
+            unknowns=list(check.unknowns), provenance=dict(check.provenance)))
     return answer(rows, list(result.voters), directions, result.tiebreak, task_voter)

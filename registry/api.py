@@ -280,17 +280,6 @@ def recommend_json(params) -> dict:
     return cached(key, compute)
 
 
-def chart_points(ranking: list) -> list[dict]:
-    """(name, accuracy %, latency ms) of ranked items that have both, for the chart."""
-    points = []
-    for item in ranking:  # RankedModel rows as JSON (ranker.recommend)
-        acc, lat = item.get("accuracy_pct"), item.get("latency_ms")
-        if acc is not None and lat is not None and lat > 0:
-            points.append({"name": item["name"] or _label(item["model"]), "accuracy": float(acc),
-                           "latency": float(lat), "rank": item["rank"]})
-    return points
-
-
 def _flag(params, name: str) -> bool:
     """An on/off request parameter: 1/true/yes or 0/false/no (absent: off)."""
     raw = (params.get(name) or "").lower()

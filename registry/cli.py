@@ -1,11 +1,13 @@
 """The `arachne` command line: a thin face over the kg and ranker APIs."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
+from rich.table import Column
+from rich.text import Text
 
 from kg.errors import InputError
 from kg.names import make_request, resolve
@@ -13,8 +15,9 @@ from kg.store import StoreError
 from kg.units import byte_size
 from kg.vocab import MODALITIES
 from registry import cli_devices, cli_models, cli_predict, cli_ranking, cli_serve
-from registry.cli_common import (DEFAULT_STORE, budget_options, err, evidence_options, fail,  # noqa: F401
-                                 open_store, out)
+from registry.cli_common import (DEFAULT_STORE, Footnotes, budget_options, col, err,  # noqa: F401
+                                 evidence_options, fail, fitted, legend, marked, open_store, out,
+                                 print_excluded, print_list, table)
 
 class ArachneGroup(click.Group):
     """The `arachne` group: whatever command fails on bad input, the store or a file ends with one
@@ -92,13 +95,16 @@ def validate(files):
         sys.exit(1)
 
 
-def print_results(results, fmt: str) -> None:
-    """Show SELECT results as a table (default) or csv/tsv/json on stdout."""
+def print_results(results, fmt: str, sparql: str = "") -> None:
+    """Show SELECT results as a table (default) or csv/tsv/json on stdout. The table shortens
+    IRIs with the query's PREFIX declarations and Arachne's usual prefixes (csv/tsv/json keep
+    them whole) and folds long values rather than cutting them."""
     if fmt == "table":
-        table = Table(*results.vars, show_lines=False)
+        prefixes = re.findall(r"PREFIX\s+([\w.-]*):\s*<([^>\s]*)>", sparql, re.IGNORECASE)
+        t = table(*(Column(v, overflow="fold") for v in results.vars))
         for row in results.rows:
-            table.add_row(*("" if t is None else str(t) for t in row))
-        out.print(table)
+            t.add_row(*(Text(_compact(term, prefixes)) for term in row))
+        out.print(t)
         out.print(f"{len(results)} row(s)", style="dim")
     else:
         import csv
@@ -111,6 +117,22 @@ def print_results(results, fmt: str) -> None:
         writer.writerow(results.vars)
         for row in results.values():
             writer.writerow(["" if v is None else v for v in row])
+
+
+def _compact(term, prefixes) -> str:
+    """An IRI as prefix:name (the query's own prefixes first), any other term as its text."""
+    from rdflib import URIRef
+
+    from kg.validation import short
+
+    if not isinstance(term, URIRef):
+        return "" if term is None else str(term)
+    text = str(term)
+    for prefix, namespace in prefixes:
+        if namespace and text.startswith(namespace) and len(text) > len(namespace):
+            return f"{prefix}:{text[len(namespace):]}"
+    text = short(term)
+    return text[1:-1] if text.startswith("<") else text  # short() writes an IRI it cannot shorten as <IRI>
 
 
 @cli.command()
@@ -134,7 +156,7 @@ def query(ctx, sparql, query_file, fmt):
     elif isinstance(answer, Graph):
         click.echo(answer.serialize(format="turtle"))
     else:
-        print_results(answer, fmt)
+        print_results(answer, fmt, text)
 
 
 @cli.command()
@@ -143,10 +165,10 @@ def stats(ctx):
     """Counts of models, devices, benchmarks, tasks and graphs in the store."""
     from kg.loading import stats as compute
 
-    table = Table("what", "count")
+    t = table("what", col("count", number=True))
     for key, value in compute(open_store(ctx)).items():
-        table.add_row(key, str(value))
-    out.print(table)
+        t.add_row(key, str(value))
+    out.print(t)
 
 
 @cli.command()
@@ -207,31 +229,64 @@ def feasible(ctx, device, model, task, modality, max_latency_ms, max_energy_uj, 
             click.echo("\n".join(sorted(feasibility.fast_feasible_models(store, request.validated()))))
             return
         ok, excluded = feasibility.feasible_models(store, request)
-        key = "model"
+        subject, key = request.device, "model"
     else:
         request = make_request(None, task, modality, max_latency_ms, max_energy_uj, reserve_ram, reserve_flash,
                                verified_only, onboard_sensors)
-        ok, excluded = feasibility.feasible_devices(store, resolve(store, "model", model), request)
-        key = "device"
+        subject, key = resolve(store, "model", model), "device"
+        ok, excluded = feasibility.feasible_devices(store, subject, request)
     if as_json:
         click.echo(json.dumps([c.to_dict() for c in ok + (excluded if why else [])], indent=2))
         return
-    fits = sum(c.outcome == "fits" for c in ok)
-    table = Table(key, "outcome", "RAM need/have", "flash need/have", "unknown / notes",
-                  title=f"{len(ok)} feasible ({fits} fit, {len(ok) - fits} likely)")
-    for c in ok:
+    print_checks(store, subject, ok, excluded if why else [], key)
+
+
+def print_checks(store, subject: str, ok, excluded, key: str) -> None:
+    """The feasible pairs of one device (`subject`; rows: its models, `key` "model") or of one
+    model (rows: the devices, `key` "device") as a table of titles, outcomes and memory figures,
+    their notes as footnotes; then the `excluded` pairs with what keeps each out. A column whose
+    value is the same on every row (the device's RAM and flash, often the model's RAM need) goes
+    to the title instead."""
+    from ranker.graph_facts import device_facts, local_name
+
+    checks = ok + excluded
+    devices = device_facts(store, sorted({c.device for c in checks} | ({subject} if key == "model" else set())))
+
+    def device_name(iri: str) -> str:
+        return devices.get(iri, {}).get("name") or local_name(iri)
+
+    def name(c) -> str:
+        return device_name(c.device) if key == "device" else c.name or local_name(c.model)
+
+    def figures(c) -> dict:
         f, p = c.facts, c.provenance
-        table.add_row(getattr(c, key) if key == "device" else (c.name or c.model), c.outcome,
-                      f"{byte_size(f['needRam']) or '?'} ({p['ram_need']}) / {byte_size(f['ram']) or '?'}",
-                      f"{byte_size(f['needFlash'])} ({p['flash_need']}) / {byte_size(f['flash']) or '?'}"
-                      if f["needFlash"] and not f["linux"] else "",
-                      "; ".join(c.unknowns + c.notes + c.warnings))
-    out.print(table)
-    if why and excluded:
-        table = Table(key, "outcome", "why not", title=f"{len(excluded)} excluded")
-        for c in excluded:
-            table.add_row(getattr(c, key) if key == "device" else (c.name or c.model), c.outcome, "; ".join(c.why_not))
-        out.print(table)
+        flash = not f["linux"]  # Linux-class boards load models from storage: no flash constraint
+        return {"RAM need": marked(byte_size(f["needRam"]), p["ram_need"]), "RAM": byte_size(f["ram"]) or "?",
+                "flash need": marked(byte_size(f["needFlash"]), p["flash_need"]) if flash else "",
+                "flash": (byte_size(f["flash"]) or "?") if flash else ""}
+
+    ok = sorted(ok, key=lambda c: (c.outcome != "fits", name(c).casefold()))
+    cells = [figures(c) for c in ok]
+    shared = {k: v for k, v in (cells[0] if cells else {}).items() if all(row[k] == v for row in cells)}
+    fits = sum(c.outcome == "fits" for c in ok)
+    title = device_name(subject) if key == "model" else next((c.name for c in checks if c.name), local_name(subject))
+    heading = [f"{title}: {len(ok)} feasible ({fits} fit, {len(ok) - fits} likely)"]
+    heading += [f"{k} {'unknown' if v == '?' else v}" for k, v in shared.items() if v]
+    columns = [k for k in (cells[0] if cells else {}) if k not in shared]
+    notes = Footnotes()
+
+    def build(titles):
+        t = table(key, "fit", *(col(k, number=True) for k in columns),
+                  title="; ".join(heading))
+        for c, row, cell in zip(ok, cells, titles):
+            t.add_row(Text(cell), f"{c.outcome} {notes.mark(c.unknowns + c.warnings + c.notes)}".rstrip(),
+                      *(row[k] for k in columns))
+        return t
+
+    out.print(fitted(out, build, [name(c) for c in ok]), "")
+    notes.print(out)
+    legend(out, ("measured", "file"))
+    print_excluded(out, key, [(name(c), c.outcome, c.why_not) for c in excluded])
 
 
 @cli.command()
@@ -252,8 +307,7 @@ def check(ctx, model, device, max_latency_ms, max_energy_uj, reserve_ram, reserv
     outcome = shacl_outcome(results)
     stream = err if outcome == DOES_NOT_FIT else out
     stream.print(f"{outcome}" + ("" if results else ": every constraint holds"))
-    for kind, message in results:
-        stream.print(f"{kind}: {message}", highlight=False, soft_wrap=True)
+    print_list(stream, [(f"{kind}:", message) for kind, message in results])
     if outcome == DOES_NOT_FIT:
         sys.exit(2)
 
@@ -268,12 +322,13 @@ def demo(ctx):
     store = open_store(ctx, write=True)
     with out.status("building the demo registry"):
         counts = build(store)
-    table = Table("what", "count", title="demo registry")
+    t = table("what", col("count", number=True), title="demo registry")
     for key, value in counts.items():
-        table.add_row(key, str(value))
-    out.print(table)
+        t.add_row(key, str(value))
+    out.print(t)
     out.print("[bold]example query[/] (kg/queries/examples/best_measured_models.rq): most benchmarked models")
-    print_results(store.select(named_query("examples/best_measured_models")), "table")
+    example = named_query("examples/best_measured_models")
+    print_results(store.select(example), "table", example)
     from kg.ids import device_iri
     from ranker.recommend import recommend
     from registry.cli_ranking import print_recommendation

@@ -10,18 +10,13 @@ import sys
 from collections import Counter
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-out = Console()
-err = Console(stderr=True)
+from registry.cli_common import col, err, open_store, out, table
 
 
 def _store(ctx: click.Context, option: str | None, write: bool = False):
-    """This command's --store, else the group's (registry.cli.open_store)."""
-    from registry.cli_common import open_store
-
+    """This command's --store, else the group's (registry.cli_common.open_store)."""
     return open_store(ctx, option, write=write)
 
 
@@ -31,18 +26,16 @@ def _print_problem(source: str, problem, style: str) -> None:
 
 
 def _summary(report, show_all: bool) -> None:
-    table = Table(title=f"{len(report.outcomes)} file(s) in {report.seconds:.1f} s", show_header=True)
-    table.add_column("result")
-    table.add_column("count", justify="right")
+    t = table("result", col("count", number=True), title=f"{len(report.outcomes)} file(s) in {report.seconds:.1f} s")
     kinds = Counter(o.kind for o in report.imported)
-    table.add_row("imported", str(len(report.imported)))
-    table.add_row("  of which Thing Models", str(kinds["tm"]))
-    table.add_row("rejected", str(len(report.rejected)))
+    t.add_row("imported", str(len(report.imported)))
+    t.add_row("  of which Thing Models", str(kinds["tm"]))
+    t.add_row("rejected", str(len(report.rejected)))
     for reason, count in sorted(report.by_reason().items(), key=lambda x: (-x[1], x[0])):
-        table.add_row(f"  {reason}", str(count), style="red")
+        t.add_row(f"  {reason}", str(count), style="red")
     for kind, count in sorted(report.warnings_by_kind().items(), key=lambda x: (-x[1], x[0])):
-        table.add_row(f"warnings: {kind}", str(count), style="yellow")
-    out.print(table)
+        t.add_row(f"warnings: {kind}", str(count), style="yellow")
+    out.print(t)
     shown = report.rejected if show_all else report.rejected[:20]
     for outcome in shown:
         for problem in outcome.problems[: (None if show_all else 3)]:

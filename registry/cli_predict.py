@@ -8,20 +8,24 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
-out = Console()
+from ranker.graph_facts import local_name
+from registry.cli_common import col, fitted, legend, marked, number, out, print_list, table
+
+# predict's provenance words, as the markers of the other tables (registry.cli_common.MARKS)
+_MARK = {"from the file": "file"}
 
 
-def _cell(fig: dict | None, scale: float = 1.0, digits: int = 1) -> str:
+def _cell(fig: dict | None, scale: float = 1.0) -> str:
+    """The figure with its provenance marker; a prediction's 90 % interval on the line below."""
     if not fig:
         return "-"
-    v = f"{fig['value'] / scale:.{digits}f}"
+    text = marked(number(fig["value"] / scale), _MARK.get(fig["provenance"], fig["provenance"]))
     if fig.get("interval90"):
         lo, hi = fig["interval90"]
-        v += f" [{lo / scale:.{digits}f}-{hi / scale:.{digits}f}]"
-    return f"{v} ({fig['provenance']})"
+        text += f"\n{number(lo / scale)}-{number(hi / scale)}"
+    return text
 
 
 def register(cli: click.Group) -> None:
@@ -47,12 +51,15 @@ def register(cli: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(res, indent=2))
             return
-        t = Table(title=f"{res['model_name']} (90 % interval in brackets)")
-        for col in ("device", "latency ms", "energy uJ", "RAM KiB", "flash KiB"):
-            t.add_column(col)
-        for p in res["pairs"]:
-            t.add_row(p["device_name"] or p["device"], _cell(p["latency_ms"], 1, 2), _cell(p["energy_uj"], 1, 1),
-                      _cell(p["ram_bytes"], 1024), _cell(p["flash_bytes"], 1024))
-        out.print(t)
-        for n in res["notes"]:
-            out.print(f"[dim]{n}[/]")
+
+        def build(titles):
+            t = table("device", *(col(c, number=True) for c in ("latency ms", "energy uJ", "RAM KiB", "flash KiB")),
+                      title=f"{res['model_name']}: 90 % interval under each prediction")
+            for p, title in zip(res["pairs"], titles):
+                t.add_row(Text(title), _cell(p["latency_ms"]), _cell(p["energy_uj"]), _cell(p["ram_bytes"], 1024),
+                          _cell(p["flash_bytes"], 1024))
+            return t
+
+        out.print(fitted(out, build, [p["device_name"] or local_name(p["device"]) for p in res["pairs"]]), "")
+        legend(out, ("measured", "file", "predicted"))
+        print_list(out, [("note:", n) for n in res["notes"]], style="dim")

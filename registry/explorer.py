@@ -1,5 +1,6 @@
 """The web explorer: server-rendered pages (Jinja templates, plain CSS, no JavaScript build, no CDN)
-over the same functions as the JSON API: devices, models, SPARQL, recommendations, TD import."""
+over the same functions as the JSON API: devices, models, the board x task matrix, SPARQL,
+recommendations, TD import."""
 from __future__ import annotations
 
 import json
@@ -7,13 +8,17 @@ import math
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, abort, render_template, request
 from markupsafe import Markup, escape
 from rdflib import URIRef
 
+from kg.coverage import board_task_matrix, candidates
 from kg.errors import InputError
+from kg.feasibility import Request
 from kg.units import byte_size
+from ranker.aggregation import pareto_fronts
 from registry import api
 from registry.problems import ProblemError
 from registry.state import registry, require_write_access
@@ -118,13 +123,60 @@ def example_queries() -> list[dict]:
     return out
 
 
+# The 90 % interval of a predicted latency, [low, high] ms, when the ranker gives one
+# (ranker.recommend.RankedModel; absent today: predicted points are then drawn without a bar).
+LATENCY_INTERVAL = "latency_interval90_ms"
+
+
+def chart_points(ranking: list) -> list[dict]:
+    """The ranked rows the chart can place (an accuracy and a positive latency), each with
+    whether a figure is predicted, the latency's 90 % interval when given, and whether it is on
+    the Pareto front of the plotted rows (ranker.aggregation.pareto_fronts: higher accuracy,
+    lower latency; front 1 = no other row is at least as good on both and better on one)."""
+    points = []
+    for item in ranking:  # RankedModel rows as JSON (ranker.recommend)
+        acc, lat = item.get("accuracy_pct"), item.get("latency_ms")
+        if acc is None or lat is None or lat <= 0:
+            continue
+        low, high = (item.get(LATENCY_INTERVAL) or (None, None))[:2]
+        interval = (float(low), float(high)) if low is not None and high is not None and 0 < low <= high else None
+        points.append({"name": item.get("name") or short(item.get("model")), "rank": item.get("rank"),
+                       "accuracy": float(acc), "latency": float(lat), "interval": interval,
+                       "accuracy_provenance": item.get("accuracy_provenance") or "unknown",
+                       "latency_provenance": item.get("latency_provenance") or "unknown",
+                       # filled only for a latency measured on this board (and an accuracy not predicted)
+                       "predicted": item.get("latency_provenance") != "measured"
+                                    or item.get("accuracy_provenance") == "predicted"})
+    if points:
+        ids = [str(i) for i in range(len(points))]
+        fronts = pareto_fronts({"accuracy": [p["accuracy"] for p in points], "latency": [p["latency"] for p in points]},
+                               ids, {"latency": "min"}).extra["front"]
+        for i, p in zip(ids, points):
+            p["front"] = fronts[i] == 1
+    return points
+
+
+def _legend_mark(shape: str) -> str:
+    """A small SVG of one legend entry, drawn with the chart's own classes."""
+    inner = {"measured": '<g class="point measured"><circle cx="14" cy="8" r="5"/></g>',
+             "predicted": '<g class="point predicted"><circle cx="14" cy="8" r="5"/></g>',
+             "interval": '<g class="interval"><line x1="3" x2="25" y1="8" y2="8"/>'
+                         '<line x1="3" x2="3" y1="4" y2="12"/><line x1="25" x2="25" y1="4" y2="12"/></g>'
+                         '<g class="point predicted"><circle cx="14" cy="8" r="4"/></g>',
+             "front": '<polyline class="pareto" points="1,13 10,13 10,6 27,6"/>'
+                      '<circle class="ring" cx="19" cy="6" r="4"/>'}
+    return f'<svg class="mark" viewBox="0 0 28 16" width="28" height="16" aria-hidden="true">{inner[shape]}</svg>'
+
+
 def scatter_svg(points: list[dict], width: int = 640, height: int = 360) -> Markup:
-    """Accuracy (y, %) against latency (x, ms; log scale when it spans a decade) as inline SVG."""
+    """Accuracy (y, %) against latency (x, ms; log scale when it spans a decade) as inline SVG,
+    with a legend: latency measured on the board (filled) or predicted (hollow, with its 90 %
+    interval as a bar when known), and the Pareto front as a staircase (see chart_points)."""
     if not points:
         return Markup('<p class="muted">No candidate has both an accuracy and a latency figure to plot.</p>')
     left, right, top, bottom = 64, 24, 20, 48
     w, h = width - left - right, height - top - bottom
-    lats = [p["latency"] for p in points]
+    lats = [v for p in points for v in (p["latency"], *(p["interval"] or ()))]
     accs = [p["accuracy"] for p in points]
     log = max(lats) / min(lats) >= 10
     fx = math.log10 if log else (lambda v: v)
@@ -170,14 +222,49 @@ def scatter_svg(points: list[dict], width: int = 640, height: int = 360) -> Mark
                  f'latency per inference (ms{", log scale" if log else ""})</text>')
     parts.append(f'<text transform="translate(16 {top + h / 2:.1f}) rotate(-90)" class="axis" text-anchor="middle">'
                  f'accuracy (%)</text>')
-    for p in sorted(points, key=lambda p: -float(p.get("rank") or 0)):
+    # The front as a staircase: from each front point right to the next one's latency, then up to
+    # its accuracy; everything below and to the right of it is dominated.
+    front = sorted((p for p in points if p["front"]), key=lambda p: (p["latency"], p["accuracy"]))
+    stairs = []
+    for a, b in zip(front, front[1:] + [None]):
+        stairs.append((sx(a["latency"]), sy(a["accuracy"])))
+        if b is not None:
+            stairs.append((sx(b["latency"]), sy(a["accuracy"])))
+    parts.append('<polyline class="pareto" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in stairs) + '"/>')
+    for p in sorted(points, key=lambda p: -float(p.get("rank") or 0)):  # rank 1 drawn last, on top
         x, y = sx(p["latency"]), sy(p["accuracy"])
         best = str(p.get("rank")) == "1"
-        parts.append(f'<g class="point{" best" if best else ""}"><circle cx="{x:.1f}" cy="{y:.1f}" r="{7 if best else 5}">'
-                     f'<title>{escape(p["name"])}: {p["accuracy"]:.1f} %, {p["latency"]:.2f} ms (rank {escape(p.get("rank"))})</title>'
-                     f'</circle><text x="{x + 8:.1f}" y="{y - 6:.1f}" class="label">{escape(p.get("rank"))}</text></g>')
+        kind = "predicted" if p["predicted"] else "measured"
+        tip = (f'{p["name"]}: accuracy {p["accuracy"]:.1f} % ({p["accuracy_provenance"]}), '
+               f'latency {p["latency"]:.2f} ms ({p["latency_provenance"]}')
+        tip += f', 90 % interval {p["interval"][0]:.2f}–{p["interval"][1]:.2f} ms)' if p["interval"] else ")"
+        tip += f'; rank {p.get("rank")}' + ("; on the Pareto front" if p["front"] else "")
+        parts.append(f'<g class="point {kind}{" front" if p["front"] else ""}{" best" if best else ""}" '
+                     f'data-rank="{escape(p.get("rank"))}" data-name="{escape(p["name"])}">'
+                     f'<title>{escape(tip)}</title>')
+        if p["interval"]:
+            lo, hi = sx(p["interval"][0]), sx(p["interval"][1])
+            parts.append(f'<g class="interval"><line x1="{lo:.1f}" x2="{hi:.1f}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                         f'<line x1="{lo:.1f}" x2="{lo:.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}"/>'
+                         f'<line x1="{hi:.1f}" x2="{hi:.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}"/></g>')
+        r = 7 if best else 5
+        if p["front"]:
+            parts.append(f'<circle class="ring" cx="{x:.1f}" cy="{y:.1f}" r="{r + 3.5}"/>')
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}"/>'
+                     f'<text x="{x + 8:.1f}" y="{y - 6:.1f}" class="label">{escape(p.get("rank"))}</text></g>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    legend = []
+    if any(not p["predicted"] for p in points):
+        legend.append(("measured", "latency measured on this board"))
+    if any(p["predicted"] for p in points):
+        with_bar = any(p["interval"] for p in points)
+        legend.append(("predicted", "predicted latency or accuracy" + ("" if with_bar else " (no interval given)")))
+        if with_bar:
+            legend.append(("interval", "90 % interval of a predicted latency"))
+    legend.append(("front", "Pareto front: no other model is both more accurate and faster"))
+    items = "".join(f'<li class="{shape}">{_legend_mark(shape)} {text}</li>' for shape, text in legend)
+    return Markup(f'<figure class="chart">{"".join(parts)}<figcaption><ul class="legend">{items}</ul>'
+                  f'</figcaption></figure>')
 
 
 def error_page(code: int, title: str, detail: str | None) -> Response:
@@ -310,6 +397,29 @@ def sparql_page():
                            selected=name, result=result, error=error, ran=bool(text and text.strip()))
 
 
+def recommend_url(device: str, task: str, flags: dict) -> str:
+    """The recommend page of a (device, task) with the request's evidence flags; short names where
+    Arachne minted the IRIs (the matrix links 1,000 cells: built by hand, not url_for)."""
+    task_key = api.entity_key(task, "task")
+    query = urlencode({"device": api.entity_key(device, "device"),
+                       "task": task if task_key.startswith("~") else task_key, **flags})
+    return f"{request.script_root}/ui/recommend?{query}"
+
+
+@bp.get("/ui/matrix")
+def matrix_page():
+    """Boards x tasks: how many of the task's models fit, likely fit or do not fit on each board,
+    from one full check of every pair (kg.coverage), with the API's evidence flags."""
+    flags = {name: api._flag(request.args, name) for name in ("verified_only", "onboard_sensors")}
+
+    def render():
+        cells = board_task_matrix(registry().store, Request(**flags))
+        return render_template("matrix.html", devices=api.device_rows(), tasks=api.task_rows(), cells=cells,
+                               flags=flags, link_flags={k: 1 for k, on in flags.items() if on})
+
+    return cached_page(render, api.PAGE_MAX_AGE)
+
+
 @bp.get("/ui/recommend")
 def recommend_page():
     params = request.args
@@ -318,7 +428,7 @@ def recommend_page():
     if params.get("device"):
         try:
             result = api.recommend_json(params)
-            points = api.chart_points(result.get("ranking", []))
+            points = chart_points(result.get("ranking", []))
             chart = scatter_svg(points)
             result = {**result, "plotted": len(points)}
         except ProblemError as exc:  # an unknown device is a 404 page, a bad budget a 400 one
@@ -434,5 +544,6 @@ def _token_needed() -> bool:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters.update(short=short, nice=nice, bytes=fmt_bytes, num=fmt_num, value=fmt_value)
-    app.jinja_env.globals.update(device_url=device_url, model_url=model_url, thing_url=thing_url)
+    app.jinja_env.globals.update(device_url=device_url, model_url=model_url, thing_url=thing_url,
+                                 recommend_url=recommend_url, candidates=candidates)
     app.jinja_env.tests["iri"] = lambda term: isinstance(term, URIRef)

@@ -15,6 +15,24 @@ SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """The demo registry, built once into a folder and closed, for commands to open (read it,
+    or copy it before writing)."""
+    import gc
+
+    from kg.demo_registry import build
+    from kg.store import Store
+
+    path = tmp_path_factory.mktemp("demo") / "store"
+    store = Store(path)
+    build(store, progress=False)
+    store.flush()
+    del store
+    gc.collect()  # let go of the store's lock before anyone copies or opens it
+    return path
+
+
+@pytest.fixture(scope="session")
 def shared() -> Path:
     """The real data beside the project (../shared/data); tests that need it skip without it."""
     data = SHARED / "data"

@@ -1,5 +1,6 @@
 """The demo registry's own data: 23 TinyML model files (MIT licence, Ren et al.), their
-facts (models.csv), benchmark tables in our CSV format and the board catalogue.
+facts (models.csv), benchmark tables in our CSV format, the MLPerf Tiny reference files that
+the benchmark records' models join (models/mlperf/, Apache-2.0) and the board catalogue.
 Built once by `python -m kg.demo.build_data`; read here without touching ../shared."""
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 MODELS = HERE / "models"
+MLPERF = MODELS / "mlperf"
 BENCHMARK_TABLES = ("mlperf_tiny", "stm32_zoo")
 
 
@@ -25,6 +27,12 @@ def td_files() -> list[Path]:
 def model_files() -> list[Path]:
     """The demo's .tflite files, sorted by name."""
     return sorted(MODELS.glob("*.tflite"))
+
+
+def attached_files() -> list[tuple[Path, str]]:
+    """(file, the model it describes: a benchmark table's model key) of the files the demo
+    attaches to descriptions it already holds (models/mlperf/manifest.csv)."""
+    return [(MLPERF / r["file"], r["describes"]) for r in _rows(MLPERF / "manifest.csv")]
 
 
 def models_table() -> list[dict]:

@@ -5,6 +5,10 @@
 
 Writes into kg/demo/:
   models/*.tflite        the 23 TinyML models (MIT licence, Ren et al.)
+  models/mlperf/         the MLPerf Tiny int8 reference files that the benchmark records name
+                         (Apache-2.0, mlcommons/tiny, unmodified; NOTICE, LICENSE) and manifest.csv:
+                         file, the model it describes (the records' model key), bytes, sha256,
+                         source path and commit; the demo attaches each file to its description
   data/models.csv        per model: task, dataset, sensors, modality, metric, category,
                          creator, runtime, labels, and a one-line description of our own
   data/mlperf_tiny.csv   MLPerf Tiny results in our benchmark CSV format (derived facts)
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -116,6 +121,47 @@ def build_models(shared: Path, out_dir: Path, models_dir: Path) -> int:
     return len(out)
 
 
+MLPERF_COLUMNS = ["file", "describes", "bytes", "sha256", "source_path", "source_commit"]
+MLPERF_NOTICE = """MLPerf Tiny reference models, redistributed unmodified from the MLCommons Tiny
+repository (https://github.com/mlcommons/tiny), commit {commit}, under the Apache License,
+Version 2.0 (LICENSE in this folder). Copyright MLCommons and the mlcommons/tiny contributors.
+
+{files}
+manifest.csv (ours) names the registry model each file describes and its sha256.
+"""
+
+
+def build_mlperf_files(shared: Path, out_dir: Path, records_csv: Path) -> int:
+    """Copy the int8 reference files whose models the demo's MLPerf Tiny records name (the ones the
+    closed division runs), checked against the shared manifest's size and sha256 prefix."""
+    src = shared / "mlperf-tiny-models"
+    named = {r["model"] for r in csv.DictReader(open(records_csv, newline="", encoding="utf-8"))}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for r in csv.DictReader(open(src / "manifest.csv", newline="", encoding="utf-8")):
+        if r["role"] != "reference" or r["quantization"] != "int8":
+            continue
+        # The key the MLPerf Tiny importer gives this row's model: the join is the records' own rule.
+        key = benchmarks._mlperf_model({"task": r["task"], "model": r["model"], "submitter": ""})["key"]
+        if key not in named:
+            continue
+        data = (src / r["file"]).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if len(data) != int(r["bytes"]) or not digest.startswith(r["sha256"]):
+            raise SystemExit(f"{src / r['file']}: size or sha256 differ from manifest.csv")
+        (out_dir / r["file"]).write_bytes(data)
+        out.append({"file": r["file"], "describes": key, "bytes": len(data), "sha256": digest,
+                    "source_path": r["source_path"], "source_commit": r["source_commit"]})
+    with open(out_dir / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=MLPERF_COLUMNS)
+        w.writeheader()
+        w.writerows(out)
+    commits = sorted({r["source_commit"] for r in out})
+    files = "".join(f"{r['file']}: {r['source_path'].split(':', 1)[-1]}\n" for r in out)
+    (out_dir / "NOTICE").write_text(MLPERF_NOTICE.format(commit=", ".join(commits), files=files), encoding="utf-8")
+    return len(out)
+
+
 def build_boards(shared: Path, out_dir: Path) -> int:
     b = shared / "benchmarks"
     cat = benchmarks.board_catalogue(b / "mlperf_tiny_systems.csv", b / "stm32_footprints.csv", b / "mlperf_tiny.csv")
@@ -145,6 +191,8 @@ def main(argv=None) -> int:
     mlperf = benchmarks.read_mlperf_tiny(args.shared / "benchmarks" / "mlperf_tiny.csv")
     n = benchmarks.write_csv(mlperf.records, data / "mlperf_tiny.csv", mlperf.models)
     print(f"mlperf_tiny.csv: {n} records ({len(mlperf.skipped)} rows skipped)", file=sys.stderr)
+    n = build_mlperf_files(args.shared, HERE / "models" / "mlperf", data / "mlperf_tiny.csv")
+    print(f"models/mlperf: {n} reference files", file=sys.stderr)
     st = benchmarks.read_stm32_zoo(args.shared / "benchmarks" / "stm32_footprints.csv")
     n = benchmarks.write_csv(st.records, data / "stm32_zoo.csv", st.models)
     print(f"stm32_zoo.csv: {n} records ({len(st.skipped)} rows skipped)", file=sys.stderr)

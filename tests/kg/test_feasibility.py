@@ -42,14 +42,15 @@ def test_which_tinyml_models_fit_an_arduino_nano_33_ble_sense(demo):
     # + environmental sensors, no camera. Every one of the 23 models has an arena
     # below 141 KiB and a file below 531 KiB (+ ~49 KiB TFLM code < 1 MiB) and uses only
     # TFLM operators, so all fit; the three camera models need an external camera.
-    # Person_Detection is refused by TFLM, so its RAM is unknown: likely, not excluded.
+    # Person_Detection is refused by TFLM: its RAM is an estimate (live activations), so likely.
     checks = feasibility.check_pairs(demo, device=NANO)
     tiny = {c.name: c for c in checks if c.name in TINYML}
     assert len(tiny) == 23 and all(c.feasible for c in tiny.values())
     assert {n for n, c in tiny.items() if c.outcome == "fits"} == TINYML - {"Person_Detection"}
     assert tiny["Person_Detection"].outcome == "likely"
-    assert tiny["Person_Detection"].unknowns == [
-        "model RAM unknown (no tensor-arena figure and no measurement on this device)"]
+    assert tiny["Person_Detection"].unknowns == ["model RAM estimated: 54.0 KiB of live activations "
+                                                 "(no runtime planned it and no measurement on this device)"]
+    assert tiny["Person_Detection"].provenance["ram_need"] == "estimated"
     assert {n for n, c in tiny.items() if "needs an external camera" in c.notes} == CAMERA_MODELS
     assert tiny["Hello_World"].provenance["ram_need"] == "file"
     # Asking for on-board sensing gives the strict sensor answer: the camera models do not fit.
@@ -61,7 +62,7 @@ def test_which_tinyml_models_fit_an_arduino_nano_33_ble_sense(demo):
     verified = {c.name: c for c in feasibility.check_pairs(demo, device=NANO, request=Request(verified_only=True))
                 if c.name in TINYML}
     assert {n for n, c in verified.items() if not c.feasible} == {"Person_Detection"}
-    assert "RAM unknown" in verified["Person_Detection"].why_not[0]
+    assert "RAM estimated" in verified["Person_Detection"].why_not[0]
 
 
 def test_which_boards_can_run_arm_micronet_vww_3(demo):
@@ -132,14 +133,20 @@ def _mlperf_vww(demo):
 
 
 def test_a_measured_record_is_proof_the_model_runs(demo):
-    # The MLPerf VWW reference model has no RAM or size figure, but it was measured on the
-    # DISCO-F746NG: it fits there, its latency measured; on a board it was never measured on,
-    # the same unknowns make it "likely" (never "does not fit").
+    # The MLPerf VWW reference model was measured on the DISCO-F746NG: it fits there, its latency
+    # measured; joined to its file (kg/demo/models/mlperf), it fits the Nano on the file's figures.
     vww = _mlperf_vww(demo)
     disco = _outcome(demo, vww, device_iri("DISCO-F746NG"))
     assert disco.outcome == "fits" and disco.provenance["latency"] == "measured"
     assert disco.provenance["runs_here"] == "measured" and 30 < disco.facts["latency"] < 40  # 34 ms
     nano = _outcome(demo, vww, NANO)
+    assert nano.outcome == "fits" and nano.provenance["ram_need"] == nano.provenance["flash_need"] == "file"
+    # Its fp32 variant has no file, no RAM or size figure, and was measured on the Raspberry Pi 4
+    # only: it fits there; on a board it was never measured on, the unknowns make it "likely".
+    fp32 = model_iri("mlperf-tiny-vww-mobilenetv1-0.25-96-fp32")
+    pi = _outcome(demo, fp32, device_iri("Raspberry-Pi-4B"))
+    assert pi.outcome == "fits" and pi.provenance["runs_here"] == "measured"
+    nano = _outcome(demo, fp32, NANO)
     assert nano.outcome == "likely" and "model RAM unknown" in nano.unknowns[0]
     # No measured pair of the whole registry is reported as not fitting.
     assert not [c for c in feasibility.check_pairs(demo) if c.facts.get("records") and not c.feasible]

@@ -8,6 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from kg.errors import InputError  # noqa: E402
+from kg.ids import AR  # noqa: E402
 from kg.models import describe_model  # noqa: E402
 from kg.onnx_model import read_onnx  # noqa: E402
 from kg.validation import validate  # noqa: E402
@@ -80,8 +81,11 @@ def test_ram_estimate_is_peak_live_activations(exported):
     _, path = exported
     facts = read_onnx(path.read_bytes(), str(path))
     # at the first Conv the input (3*16*16 floats) and its output (8*8*8 floats) are alive
-    assert facts.arena_bytes == (3 * 16 * 16 + 8 * 8 * 8) * 4
-    assert facts.arena_method == "estimate"
+    assert facts.peak_activation_bytes == (3 * 16 * 16 + 8 * 8 * 8) * 4
+    assert facts.arena_bytes is None  # no runtime planned it: an estimate, not a tensor arena
+    d = describe_model(path)
+    assert (d.facts["ram_bytes"], d.facts["ram_provenance"]) == (facts.peak_activation_bytes, "estimated")
+    assert not list(d.graph.objects(None, AR.arenaBytes))
 
 
 def test_quantized_exports(exported, tmp_path):
@@ -119,7 +123,7 @@ def test_quantized_exports(exported, tmp_path):
 def test_describe_model_graph_conforms(exported):
     _, path = exported
     d = describe_model(path, task="image_classification", dataset="random")
-    assert d.facts["format"] == "onnx" and d.facts["arena_method"] == "estimate"
+    assert d.facts["format"] == "onnx" and d.facts["ram_provenance"] == "estimated"
     assert validate(d.graph) == []
 
 
@@ -153,7 +157,7 @@ def test_cost_features_per_operator_class(exported):
     assert by["dense"]["weight_bytes"] == 4 * (512 * 10 + 10)
     assert by["activation"]["out"] == 2 * 512  # two ReLUs on 8x8x8
     assert facts.input_bytes == 3 * 16 * 16 * 4
-    assert facts.peak_activation_bytes == facts.arena_bytes > 0
+    assert facts.peak_activation_bytes > 0 and facts.arena_bytes is None
     assert facts.tensor_types.get("float32", 0) >= 5
     g = describe_model(path).graph
     rows = {str(r[0]) for r in g.query(

@@ -1,6 +1,8 @@
 """The requirement index behind the fast one-device feasibility query: bucket arithmetic,
 and the fast answer against the full per-pair check on a registry built to put many models
-right at the devices' limits (so classes straddle them), however the index was written."""
+right at the devices' limits (so classes straddle them), however the index was written, after
+every kind of write (the embedded store keeps what it read of the index between queries), on
+an index from before the bands, and on a SPARQL server other clients write to."""
 import random
 
 from hypothesis import given, strategies as st
@@ -11,7 +13,7 @@ from kg import feasibility, requirements
 from kg.feasibility import Request
 from kg.ids import AR, device_iri, model_iri
 from kg.loading import init_store
-from kg.store import Store
+from kg.store import Store, open_store
 
 TFLM = URIRef("https://w3id.org/arachne/runtime/tflite-micro")
 OPS = ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE"]
@@ -134,27 +136,98 @@ def test_reindex_builds_the_same_index_for_triples_written_by_other_tools():
     assert len(store.select(f"SELECT ?m ?c WHERE {{ ?m <{AR.requirementClass}> ?c }}")) == 402
 
 
+def small_model(name: str, arena: int = 1000) -> tuple[str, Graph]:
+    """A model of `arena` bytes of RAM, 1000 bytes of file, one TFLM operator, no sensor (with the
+    default arena it fits every device)."""
+    iri = URIRef(model_iri(name))
+    g = Graph()
+    for p, o in ((RDF.type, AR.PretrainedModel), (AR.hasFormat, AR.TFLite), (AR.usesOperator, Literal("CONV_2D")),
+                 (AR.arenaBytes, Literal(arena, datatype=XSD.integer)),
+                 (AR.modelBytes, Literal(1000, datatype=XSD.integer))):
+        g.add((iri, p, o))
+    return str(iri), g
+
+
 def test_replacing_or_dropping_a_model_moves_it_in_the_index():
     store = Store()
     init_store(store)
     store.put_graphs(registry(models=50))
     device = Request(device=device_iri("d0"))
-    name, g = model_graph(999, random.Random(0))
-    iri = URIRef(name)
-    g.set((iri, AR.arenaBytes, Literal(1000, datatype=XSD.integer)))
-    g.set((iri, AR.modelBytes, Literal(1000, datatype=XSD.integer)))
-    for op in list(g.objects(iri, AR.usesOperator)):
-        g.remove((iri, AR.usesOperator, op))
-    g.add((iri, AR.usesOperator, Literal("CONV_2D")))
-    for p in (AR.hasModality, AR.requiresSensor):
-        g.remove((iri, p, None))
+    name, g = small_model("m999")
     store.put_graph(name, g)
     assert name in feasibility.fast_feasible_models(store, device)
-    g.set((iri, AR.arenaBytes, Literal(10**7, datatype=XSD.integer)))  # now far too big
+    g.set((URIRef(name), AR.arenaBytes, Literal(10**7, datatype=XSD.integer)))  # now far too big
     store.put_graph(name, g)
     assert name not in feasibility.fast_feasible_models(store, device)
     links = store.select(f"SELECT ?c WHERE {{ <{name}> <{AR.requirementClass}> ?c }}")
     assert len(links) == 1  # the old link went with the old graph
     store.drop_graph(name)
     assert name not in feasibility.fast_feasible_models(store, device)
+    assert_fast_path_agrees(store)
+
+
+def test_the_fast_path_stays_exact_after_every_kind_of_write():
+    """The embedded store's fast path keeps what it read of the index between queries; every
+    write moves the store's write generation, so the next answer reads it again."""
+    store = Store()
+    init_store(store)
+    store.put_graphs(registry(models=200))
+    d0 = Request(device=device_iri("d0"))
+    first, second = small_model("first"), small_model("second")  # same figures: same class
+
+    def write(do) -> None:
+        before = store.write_generation
+        assert feasibility._READS[store][0] == before  # the answers before came from what was kept
+        do()
+        assert store.write_generation > before
+        assert_fast_path_agrees(store)
+
+    assert_fast_path_agrees(store)
+    write(lambda: store.put_graph(*first))  # a class the kept reads do not know yet
+    assert first[0] in feasibility.fast_feasible_models(store, d0)
+    write(lambda: store.put_graph(*second))  # a class they know, one model more
+    assert {first[0], second[0]} <= feasibility.fast_feasible_models(store, d0)
+    write(lambda: store.drop_graph(first[0]))
+    assert first[0] not in feasibility.fast_feasible_models(store, d0)
+    name, device = device_graph(0)
+    device.set((URIRef(name), AR.ramBytes, Literal(120000, datatype=XSD.integer)))  # d0 loses half its RAM
+    write(lambda: store.put_graph(name, device))
+    third = small_model("third", arena=200000)  # fitted d0 before, not now
+
+    def bulk_load_and_reindex() -> None:  # bulk N-Triples bypass put_graphs: reindex indexes them
+        before = store.write_generation
+        store.load_ntriples(third[0], third[1].serialize(format="nt").encode())
+        assert store.write_generation > before
+        requirements.reindex(store)
+
+    write(bulk_load_and_reindex)
+    assert third[0] in full_check(store, device_iri("d2"), Request(device=device_iri("d2")))
+    assert third[0] in feasibility.fast_feasible_models(store, Request(device=device_iri("d2")))
+    assert third[0] not in feasibility.fast_feasible_models(store, d0)
+
+
+def test_a_store_indexed_before_the_bands_existed_gets_exact_answers():
+    store = Store()
+    init_store(store)
+    store.put_graphs(registry(models=200))
+    # An index written before requirement bands existed: classes without band links.
+    store.update(f"DELETE WHERE {{ GRAPH <{requirements.INDEX_GRAPH}> {{ ?c <{AR.arenaBand}> ?band }} }}")
+    assert len(feasibility._undecided(store)) == 202  # every model goes to the full check
+    assert assert_fast_path_agrees(store) > 100
+    requirements.reindex(store)
+    assert feasibility._undecided(store) == set()
+    assert_fast_path_agrees(store)
+
+
+def test_on_a_sparql_server_the_fast_path_sees_what_other_clients_write(oxigraph_servers):
+    server = oxigraph_servers()
+    store, other = open_store(server.url), open_store(server.url)
+    init_store(store)
+    store.put_graphs(registry(models=100))
+    assert store.write_generation is None  # others may write: nothing read is kept
+    assert assert_fast_path_agrees(store) > 50
+    name, g = small_model("written-elsewhere")
+    other.put_graph(name, g)
+    assert name in feasibility.fast_feasible_models(store, Request(device=device_iri("d0")))
+    other.drop_graph(model_iri("m0"))
     assert_fast_path_agrees(store)

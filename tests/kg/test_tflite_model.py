@@ -9,6 +9,7 @@ import pytest
 
 from kg import demo
 from kg.errors import InputError
+from kg.ids import AR
 from kg.models import describe_model, read_model_bytes
 from kg.tflite_model import TflmWorker, read_tflite
 from kg.validation import validate
@@ -231,3 +232,20 @@ def test_cost_features_of_the_mlperf_reference_models(shared):
     q = ("PREFIX ar: <https://w3id.org/arachne#> SELECT ?p ?n WHERE { ?m ar:peakActivationBytes ?p ; "
          "ar:hasTensorTypeCount [ ar:countedDtype 'int8' ; ar:tensorCount ?n ] }")
     assert [(int(p), int(n)) for p, n in g.query(q)] == [(16000, 14)]
+
+
+def test_ram_estimate_where_tflm_plans_nothing(described):
+    """A model TFLM refuses keeps a RAM figure: the peak of its live activations, provenance
+    'estimated' (kg/models.py). It is below the arena TFLM plans on every file it does plan
+    (the demo's 23 and the MLPerf Tiny references), so an estimate never claims too much."""
+    refused = described["Person_Detection"].facts
+    assert refused["tflm_refusal"] and refused["arena_bytes"] is None
+    assert (refused["ram_bytes"], refused["ram_provenance"]) == (55296, "estimated")
+    assert (refused["ram_bytes"], refused["ram_provenance"]) == (refused["peak_activation_bytes"], "estimated")
+    g = described["Person_Detection"].graph
+    assert not list(g.objects(None, AR.arenaBytes)) and [int(v) for v in g.objects(None, AR.peakActivationBytes)] == [55296]
+    planned = [d.facts for d in described.values()] + [describe_model(p).facts for p, _ in demo.attached_files()]
+    planned = [f for f in planned if f["arena_bytes"] is not None]
+    assert len(planned) == 26 and all(f["ram_provenance"] == "file" for f in planned)
+    assert all(f["arena_bytes"] >= f["peak_activation_bytes"] for f in planned), \
+        [(f["file"], f["arena_bytes"], f["peak_activation_bytes"]) for f in planned]

@@ -121,6 +121,28 @@ def test_predict_pairs_provenance_and_intervals(demo_store):
     assert res["pairs"][0]["ram_bytes"]["value"] > 0
 
 
+def test_recommend_predicts_what_predict_says(demo_store):
+    # One predictor behind `recommend` and `predict`: the same figure and interval for a pair,
+    # the cost model for a model with its file (interval narrower than the metadata regressor's).
+    from kg.feasibility import Request
+    from kg.ids import device_iri
+    from ranker.recommend import recommend
+
+    store, _ = demo_store
+    nano = device_iri("Arduino-Nano-33-BLE-Sense")
+    rec = recommend(store, Request(device=nano, task="https://w3id.org/arachne/task/keyword_spotting"), k=50)
+    predicted = [r for r in rec.rows if r.latency_provenance == "predicted"]
+    assert predicted and all(r.latency_interval90_ms[0] < r.latency_ms < r.latency_interval90_ms[1] for r in predicted)
+    widths = {}
+    for r in predicted:
+        pair = predict_pairs(store, r.model, [nano])["pairs"][0]["latency_ms"]
+        assert pair["provenance"] == "predicted"
+        assert pair["value"] == pytest.approx(r.latency_ms) and pair["interval90"] == pytest.approx(r.latency_interval90_ms)
+        widths[r.arena_bytes is not None] = r.latency_interval90_ms[1] / r.latency_interval90_ms[0]
+    assert widths[True] < widths[False]
+    assert any("cost model" in n for n in rec.notes)
+
+
 def test_cli_predict_json(demo_store):
     from registry.cli import cli
 

@@ -2,10 +2,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ranker.aggregation import (
     borda,
     copeland,
+    copeland_top,
     explain,
     lexicographic,
     pareto_fronts,
@@ -163,3 +166,75 @@ def test_deterministic_and_order_scores():
     b = copeland(VOTERS, IDS, directions=DIRS)
     assert a.order == b.order
     np.testing.assert_array_equal(a.order_scores(), [1, 2, 4, 3])
+
+
+# -- Copeland without the n^2 pairs: the same first places as the exact version -----------------
+
+
+@st.composite
+def ballots(draw):
+    """Voters over n candidates with many ties (few levels) and abstentions (None), some voters
+    'min'; ids in a random order, so the id tie-break is exercised; `top` up to past n."""
+    n = draw(st.integers(1, 40))
+    voters, directions = {}, {}
+    for v in range(draw(st.integers(1, 6))):
+        level = st.integers(0, draw(st.integers(0, 6))).map(float) | st.floats(-5, 5, allow_nan=False)
+        voters[f"v{v}"] = draw(st.lists(st.none() | level, min_size=n, max_size=n))
+        if draw(st.booleans()):
+            directions[f"v{v}"] = "min"
+    ids = draw(st.permutations([f"m{i:02d}" for i in range(n)]))
+    return voters, ids, directions, draw(st.integers(1, n + 2))
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+@settings(max_examples=400, deadline=None)
+@given(ballots())
+def test_copeland_top_has_the_exact_first_places_and_scores(ballot):
+    voters, ids, directions, top = ballot
+    exact, fast = copeland(voters, ids, directions), copeland_top(voters, ids, directions, top)
+    t = min(top, len(ids))
+    assert fast.exact == t and sorted(fast.order) == sorted(ids)
+    assert fast.order[:t] == exact.order[:t]
+    for c in fast.order[:t]:
+        assert fast.scores[c] == exact.scores[c]
+        assert fast.extra["wins"][c] == exact.extra["wins"][c]
+        assert fast.extra["losses"][c] == exact.extra["losses"][c]
+    # Whatever was scored is scored right; ranks and Borda points are computed for all.
+    assert all(_same(s, exact.scores[c]) or math.isnan(s) for c, s in fast.scores.items())
+    assert fast.extra["borda"] == exact.extra["borda"]
+    assert all(_same(fast.voter_ranks[v][c], exact.voter_ranks[v][c]) for v in exact.voters for c in ids)
+    # So the explanations of the rows shown are the same too.
+    for a, b in zip(fast.order[:t - 1], fast.order[1:t]):
+        assert explain(fast, a, b) == explain(exact, a, b)
+
+
+def test_copeland_top_scores_few_candidates_when_the_voters_agree():
+    # Latency, energy and RAM follow model size, accuracy too (the usual trade-off): a
+    # candidate with many others smaller in two of them cannot reach the first places.
+    rng = np.random.default_rng(3)
+    n = 3000
+    size = rng.lognormal(0, 1, n)
+    voters = {"task": np.log(size) + rng.normal(0, 0.3, n), "latency": size * rng.lognormal(0, 0.2, n),
+              "energy": size * rng.lognormal(0, 0.2, n), "headroom": 1 - size / 100}
+    ids = [f"m{i:04d}" for i in range(n)]
+    dirs = {"latency": "min", "energy": "min"}
+    fast = copeland_top(voters, ids, dirs, top=11)
+    scored = sum(not math.isnan(s) for s in fast.scores.values())
+    assert scored < n / 10
+    exact = copeland(voters, ids, dirs)
+    assert fast.order[:11] == exact.order[:11]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ballots())
+def test_lexicographic_without_tolerance_is_the_narrowing_order(ballot):
+    # Integer levels only: a tolerance far below 1 narrows exactly as none does, but walks the
+    # candidate-by-candidate narrowing the sort replaces.
+    voters, ids, directions, _ = ballot
+    voters = {v: [None if x is None else float(round(x)) for x in xs] for v, xs in voters.items()}
+    sort = lexicographic(voters, ids, directions=directions)
+    walk = lexicographic(voters, ids, tolerance=1e-9, directions=directions)
+    assert sort.order == walk.order and sort.scores == walk.scores

@@ -2,6 +2,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.stats import rankdata
 
 from ranker.metrics import average_positions, ndcg_at_k, spearman, top1_regret, weighted_tau
 
@@ -51,3 +54,14 @@ def test_regret_and_spearman():
     assert top1_regret([3, 1, 2], [9, 0, 0]) == 0
     assert spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)  # 1 - 6*2/(4*15)
     np.testing.assert_array_equal(average_positions([5, 7, 7, np.nan]), [3, 1.5, 1.5, np.nan])
+
+
+@given(st.lists(st.one_of(st.integers(-3, 3).map(float), st.floats(-1e6, 1e6), st.just(math.nan)), max_size=40))
+def test_average_positions_are_scipys_average_ranks_of_the_negated_values(values):
+    """Few distinct integers make long runs of ties; NaN takes no position."""
+    got = average_positions(values)
+    v = np.asarray(values, dtype=float)
+    finite = np.isfinite(v)
+    assert np.isnan(got[~finite]).all()
+    if finite.any():
+        np.testing.assert_array_equal(got[finite], rankdata(-v[finite], method="average"))

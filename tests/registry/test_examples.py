@@ -13,7 +13,6 @@ Where each one runs:
 """
 from __future__ import annotations
 
-import gc
 import glob
 import os
 import re
@@ -36,15 +35,15 @@ ARACHNE = str(Path(sys.executable).parent / "arachne")
 
 # What each command's output must show, and the count in it that must be above zero.
 ANSWERS = {
-    "stats": r"models\s*\S\s*(\d+)",
+    "stats": r"(?m)^models +(\d+)",
     "query": r"(\d+) row\(s\)",
     "feasible": r"(\d+) feasible",
-    "check": r"violation: .+()",  # the README's pair does not fit: each violated constraint is a row
+    "check": r"(?m)^violation: +\S.+()",  # the README's pair does not fit: each violated constraint is a row
     "recommend": r"(\d+) of \d+ feasible model",
-    "predict": r"\b(\d+(?:\.\d+)?) \((?:measured|predicted|from the file)\)",
-    "import-td": r"imported\s*\S\s*(\d+)",
+    "predict": r"\b(\d[\d,]*(?:\.\d+)?) \((?:m|p|f)\)",
+    "import-td": r"(?m)^imported +(\d+)",
     "export-td": r'"title": "(.+)"',
-    "import-model": r"wrote (\d+) model graph",
+    "import-model": r"(?:wrote|attached \S+ to) ([1-9]\d* model graph|https://\S+)",  # new models, or a file joined
     "import-benchmarks": r"(\d+) record\(s\)",
     "export": None,  # writes a file: checked below
     "init": r"\((\d+) quads\)",
@@ -79,20 +78,6 @@ def subcommand(argv: list[str]) -> str:
     while rest and rest[0].startswith("--"):
         rest = rest[2:]
     return rest[0]
-
-
-@pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory):
-    """The demo registry, built once into a folder and closed (copies of it are used)."""
-    from kg.demo_registry import build
-
-    path = tmp_path_factory.mktemp("demo") / "store"
-    store = Store(path)
-    build(store, progress=False)
-    store.flush()
-    del store
-    gc.collect()  # let go of the store's lock before anyone copies or opens it
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,7 @@ def server():
     td.import_td(store, json.dumps(BOARD_TD).encode(), source="nucleo-l4r5zi.td.json")
     with BackgroundServer(create_app(store, {})) as srv:
         srv.stats = stats(store)
+        srv.store = store  # the tests' oracle for the matrix (kg.coverage over the same store)
         yield srv
 
 
@@ -269,10 +270,133 @@ def test_unknown_device_on_recommend_is_a_404_page(page):
     shot(page, "recommend-unknown-device")
 
 
+DISCO = "https://w3id.org/arachne/device/disco-f746ng"
+VWW = "https://w3id.org/arachne/task/visual_wake_words"
+
+
+def matrix_cells(page) -> dict:
+    """{(device IRI, task IRI): [fits, likely, does not fit]} as the matrix page shows them, from each
+    cell's link to its recommendation (and whether the cell is greyed: no candidate)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from kg.names import task_ref
+    from registry.api import entity_iri
+
+    shown = page.eval_on_selector_all("table.matrix td.cell a", """els => els.map(a => [a.getAttribute('href'),
+        ...['.fits', '.likely', '.nofit'].map(s => +a.querySelector(s).textContent),
+        a.parentElement.classList.contains('none')])""")
+    cells = {}
+    for href, fits, likely, nofit, grey in shown:
+        q = parse_qs(urlsplit(href).query)
+        cells[(entity_iri(q["device"][0], "device"), task_ref(q["task"][0]))] = ([fits, likely, nofit], grey)
+    return cells
+
+
+def expected_cells(server, **flags) -> dict:
+    from kg.coverage import OUTCOMES, board_task_matrix, candidates
+    from kg.feasibility import Request
+
+    matrix = board_task_matrix(server.store, Request(**flags))
+    return {key: ([c[o] for o in OUTCOMES], not candidates(c, flags.get("verified_only", False)))
+            for key, c in matrix.items()}
+
+
+def test_board_task_matrix_shows_the_counts_and_links_each_recommendation(page, server):
+    page.goto("/")
+    page.click("header nav >> text=Boards × tasks")
+    page.wait_for_selector("table.matrix", timeout=120_000)  # one full check of every pair, then cached
+    expected = expected_cells(server)
+    assert matrix_cells(page) == expected  # every cell, as kg.coverage counts it
+    assert page.locator("table.matrix tbody th").count() == len({device for device, _ in expected})  # a row a board
+    fits, likely, _ = expected[(DISCO, VWW)][0]
+    assert fits and likely  # the known cell: the measured MLPerf reference fits, others are likely
+    link = "a[href*='device=disco-f746ng&task=visual_wake_words']"
+    cell = page.locator(f"table.matrix td.cell {link}")
+    assert page.locator("table.matrix tbody tr", has=page.locator(link)).locator("th").inner_text() == "DISCO-F746NG"
+    shot(page, "matrix")
+    cell.click()
+    page.wait_for_selector("#results", timeout=60_000)
+    assert page.url.startswith(server.url + "/ui/recommend?")
+    assert page.inner_text("#candidates .count") == str(fits + likely)  # the cell's candidates, ranked
+    assert page.locator("#results table.data tbody tr").count() == min(10, fits + likely)
+    assert page.eval_on_selector("select[name=device]", "s => s.selectedOptions[0].textContent") == "DISCO-F746NG"
+    assert page.eval_on_selector("select[name=task]", "s => s.value") == VWW
+
+    # On-board sensing and verified only, as the API takes them: other counts, and links that keep them.
+    page.goto("/ui/matrix?onboard_sensors=1&verified_only=1")
+    page.wait_for_selector("table.matrix", timeout=120_000)
+    strict = expected_cells(server, onboard_sensors=True, verified_only=True)
+    assert strict[(DISCO, VWW)] != expected[(DISCO, VWW)]  # ARM_MicroNet_VWW_3 needs an external camera
+    assert matrix_cells(page) == strict
+    assert page.locator("table.matrix td.cell.none").count() == sum(grey for _, grey in strict.values()) > 0
+    assert page.is_checked("input[name=onboard_sensors]") and page.is_checked("input[name=verified_only]")
+    page.click("table.matrix td.cell a[href*='device=disco-f746ng&task=visual_wake_words']")
+    page.wait_for_selector("#results", timeout=60_000)
+    assert page.inner_text("#candidates .count") == str(strict[(DISCO, VWW)][0][0])  # fits only
+    assert page.is_checked("input[name=onboard_sensors]") and page.is_checked("input[name=verified_only]")
+    shot(page, "matrix-recommend-strict")
+
+
+def pareto_front(points: list[tuple[float, float]]) -> set[int]:
+    """Indices of the (accuracy, latency) points no other point dominates (higher accuracy, lower latency)."""
+    return {i for i, (a, lat) in enumerate(points)
+            if not any(b >= a and m <= lat and (b > a or m < lat) for b, m in points)}
+
+
+def test_recommend_chart_marks_the_pareto_front_and_measured_versus_predicted(page):
+    url = "/ui/recommend?device=disco-f746ng&task=visual_wake_words"
+    page.goto(url)
+    page.wait_for_selector("svg.chart", timeout=60_000)
+    answer = page.request.get(url.replace("/ui", "")).json()["ranking"]  # the same answer, as JSON
+    plotted = [r for r in answer if r["accuracy_pct"] is not None and r["latency_ms"]]
+    assert len(plotted) == page.locator("svg.chart g.point").count() >= 3
+    front = {str(plotted[i]["rank"]) for i in pareto_front([(r["accuracy_pct"], r["latency_ms"]) for r in plotted])}
+    assert set(page.eval_on_selector_all("svg.chart g.point.front", "gs => gs.map(g => g.dataset.rank)")) == front
+    assert 1 <= len(front) < len(plotted)  # a front that leaves some model out
+    assert page.locator("svg.chart g.point.front circle.ring").count() == len(front)
+    stairs = page.get_attribute("svg.chart polyline.pareto", "points").split()
+    assert len(stairs) == 2 * len(front) - 1  # a staircase through the front
+    predicted = {str(r["rank"]) for r in plotted if r["latency_provenance"] == "predicted"}
+    assert predicted and len(predicted) < len(plotted)  # this pair has both: measured on the board and predicted
+    ranks = "gs => gs.map(g => g.dataset.rank)"
+    assert set(page.eval_on_selector_all("svg.chart g.point.predicted", ranks)) == predicted
+    fill = "g => getComputedStyle(g.querySelector('circle:not(.ring)')).fill"
+    assert page.eval_on_selector("svg.chart g.point.measured", fill) == "rgb(31, 111, 235)"  # filled
+    assert page.eval_on_selector("svg.chart g.point.predicted", fill) == "rgb(255, 255, 255)"  # hollow
+    legend = page.inner_text("ul.legend")
+    assert "measured" in legend and "predicted" in legend and "Pareto front" in legend
+    shot(page, "recommend-pareto")
+
+
+def test_chart_draws_a_predicted_latency_with_its_interval(page, server):
+    """The ranker's rows may carry a 90 % interval for a predicted latency: it is drawn as an error
+    bar around the hollow point, and the legend says so (the chart function on rows as /recommend gives them)."""
+    from registry.explorer import LATENCY_INTERVAL, chart_points, scatter_svg
+
+    rows = [{"rank": 1, "name": "fast-predicted", "model": "urn:m:1", "accuracy_pct": 90.0, "latency_ms": 12.0,
+             "latency_provenance": "predicted", "accuracy_provenance": "reported", LATENCY_INTERVAL: [5.0, 30.0]},
+            {"rank": 2, "name": "measured", "model": "urn:m:2", "accuracy_pct": 85.0, "latency_ms": 3.0,
+             "latency_provenance": "measured", "accuracy_provenance": "measured"},
+            {"rank": 3, "name": "slow-predicted", "model": "urn:m:3", "accuracy_pct": 80.0, "latency_ms": 40.0,
+             "latency_provenance": "predicted", "accuracy_provenance": "reported"}]
+    page.set_content(f'<link rel="stylesheet" href="{server.url}/static/arachne.css">'
+                     f"{scatter_svg(chart_points(rows))}")
+    bar = page.locator("svg.chart g.point[data-rank='1'] g.interval line").first.bounding_box()
+    dot = page.locator("svg.chart g.point[data-rank='1'] circle:not(.ring)").bounding_box()
+    assert bar["x"] < dot["x"] and bar["x"] + bar["width"] > dot["x"] + dot["width"]  # around the estimate
+    assert page.locator("svg.chart g.point.predicted").count() == 2  # hollow, with or without a bar
+    assert page.locator("svg.chart g.point[data-rank='3'] g.interval").count() == 0  # no interval given: no bar
+    assert page.locator("svg.chart g.point[data-rank='2'].measured g.interval").count() == 0
+    assert "90 % interval" in page.inner_text("ul.legend")
+    ranks = page.eval_on_selector_all("svg.chart g.point.front", "gs => gs.map(g => g.dataset.rank)")
+    assert sorted(ranks) == ["1", "2"]  # rank 3 is slower and less accurate than rank 1
+
+
 PHONE_PAGES = ["/", "/ui/devices", "/ui/devices/nucleo-l4r5zi", "/ui/models", "/ui/models/micro_speech_yes_no_3",
                "/ui/things", "/ui/things/import", "/ui/sparql?example=yes_no_kws", "/ui/models/upload",
                "/ui/recommend?device=https%3A%2F%2Fw3id.org%2Farachne%2Fdevice%2Fnucleo-l4r5zi"
-               "&task=https%3A%2F%2Fw3id.org%2Farachne%2Ftask%2Fkeyword_spotting"]
+               "&task=https%3A%2F%2Fw3id.org%2Farachne%2Ftask%2Fkeyword_spotting",
+               "/ui/matrix", "/ui/recommend?device=disco-f746ng&task=visual_wake_words"]
 
 
 def test_pages_fit_a_390px_phone_screen(browser, server):
