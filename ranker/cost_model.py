@@ -428,19 +428,19 @@ class HardwarePredictor:
             self._fits[key] = fit
         return self._fits[key]
 
-    def predict(self, rows: Sequence[Mapping], target: str) -> list[tuple[float, float, float] | None]:
-        """(value, low, high) of ``target`` per row (graph_facts.prediction_row dicts: the model's
-        work is joined here); None where too few devices were measured to fit anything."""
+    def predict(self, rows: Sequence[Mapping], target: str) -> list[tuple[float, float, float, str] | None]:
+        """(value, low, high, how it was predicted) of ``target`` per row (graph_facts.prediction_row
+        dicts: the model's work is joined here); None where too few devices were measured to fit anything."""
         out: list = [None] * len(rows)
         for with_work in (True, False):
             idx = [i for i, r in enumerate(rows) if (r["model"] in self.work) == with_work]
             fit = self._fit(target, with_work) if idx else None
             if fit is None:
                 continue
-            model, q, _ = fit
+            model, q, how = fit
             batch = [dict(rows[i], board=rows[i]["device"], **self.work.get(rows[i]["model"], {})) for i in idx]
             for i, v in zip(idx, model.predict_log(batch)):
-                out[i] = (math.exp(v), math.exp(v - q), math.exp(v + q))
+                out[i] = (math.exp(v), math.exp(v - q), math.exp(v + q), how)
         return out
 
     def fit_all(self) -> "HardwarePredictor":
@@ -449,10 +449,6 @@ class HardwarePredictor:
             for with_work in (True, False):
                 self._fit(target, with_work)
         return self
-
-    def notes(self) -> list[str]:
-        """How each figure predicted so far was predicted (one line per fitted predictor)."""
-        return list(dict.fromkeys(f[2] for f in self._fits.values() if f is not None))
 
 
 def _figure(value, provenance, low=None, high=None, unit="") -> dict:
@@ -477,15 +473,17 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
                                        graph_facts.runtime_for(facts, graph_facts.device_runtimes(store, dev)))
             for dev in devices]
     predicted = {t: predictor.predict(rows, t) for t in HardwarePredictor.TARGETS}
-    out = []
+    out, notes = [], {}
     for i, dev in enumerate(devices):
         meas = [r for r in records if r["model"] == model and r["device"] == dev]
         pair = {"device": dev, "device_name": (devs.get(dev) or {}).get("name")}
         for target, unit in (("latency_ms", "ms"), ("energy_uj", "uJ")):
             vals = [r[target] for r in meas if r.get(target)]
-            p = predicted[target][i]
+            p = None if vals else predicted[target][i]
             pair[target] = (_figure(float(np.median(vals)), "measured", unit=unit) if vals
                             else _figure(p[0], "predicted", p[1], p[2], unit) if p is not None else None)
+            if p is not None:
+                notes[p[3]] = None
         for target, key, file_key in (("ram_bytes", "ram_bytes", "arena_bytes"), ("flash_bytes", "flash_bytes", "model_bytes")):
             vals = [r[key] for r in meas if r.get(key)]
             if vals:
@@ -495,6 +493,6 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
             else:
                 pair[target] = None
         out.append(pair)
-    notes = predictor.notes() + [f"no {t} prediction: fewer than two devices with a measured {t}"
-                                 for t in HardwarePredictor.TARGETS if any(p is None for p in predicted[t])]
-    return {"model": model, "model_name": facts.get("name"), "pairs": out, "notes": notes}
+    notes.update((f"no {t} prediction: fewer than two devices with a measured {t}", None)
+                 for t in HardwarePredictor.TARGETS if any(p[t] is None for p in out))
+    return {"model": model, "model_name": facts.get("name"), "pairs": out, "notes": list(notes)}

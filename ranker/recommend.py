@@ -454,7 +454,7 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
                                                    model_bytes=f.get("model_bytes") or f["figures"]["need_flash"]))
         preds = {t: dict(zip((f["model"] for f in unmeasured), predictor.predict(rows, t)))
                  for t in predictor.TARGETS}
-    n_pred = 0
+    used: dict[str, None] = {}  # how the figures shown were predicted, once each
     ram = device.get("ram_bytes")
     for f in cands:
         fig = f["figures"]
@@ -463,11 +463,11 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
             f[target], f[f"{key}_provenance"], f[f"{key}_interval90"] = (
                 (fig[key], "measured", None) if fig[key] is not None else
                 (p[0], "predicted", [p[1], p[2]]) if p is not None else (None, None, None))
-        n_pred += f["latency_provenance"] == "predicted"
+            if p is not None:
+                used[p[3]] = None
         f["ram_headroom"] = (ram - f["ram_need_bytes"]) / ram if ram and f["ram_need_bytes"] is not None else None
-    if n_pred:
-        notes.extend(predictor.notes())
-    elif not predictor.notes() and unmeasured:
+    notes.extend(used)
+    if any(f["latency_ms"] is None for f in unmeasured):
         notes.append("no latency prediction: fewer than two devices with a measured latency")
 
     # Task fitness.
