@@ -1,11 +1,14 @@
 """Hardware prediction benchmark: latency, energy and RAM from the model file, leave one board out.
 
 Usage: python benchmarks/hardware_prediction.py [DATA_DIR]
-Prints one `name: value` line per figure (progress on stderr): the cost model
-(ranker/cost_model.py) beside today's regressor (ranker.hardware.LatencyModel,
-suffix `_today`) on the MLPerf Tiny records joined to their .tflite files and on
-the STM32 zoo; calibration with 1 and 3 records of the held-out board; the
-empirical coverage and median width of the 90 % split-conformal intervals.
+Prints one `name: value` line per figure (progress on stderr): the mixed-effects cost
+model (ranker/cost_model.py, fixed in advance; unsuffixed) beside today's regressor
+(ranker.hardware.LatencyModel, `_today`) and the cost model's variants (`_cost_gbr`,
+`_cost_no_slopes`, `_cost_model_effect`) on the MLPerf Tiny records joined to their
+.tflite files and on the STM32 zoo; calibration with 1 and 3 records of the held-out
+submission, refitted as the product refits on imported records (`_cal1_`, `_cal3_`);
+leave-one-model-out (`mlperf_lomo_`); the empirical coverage and median width of the
+90 % split-conformal intervals.
 Without the shared data it says why on stderr and exits 0 (skip).
 """
 import argparse

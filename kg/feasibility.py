@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import AbstractSet, Any, Callable, Iterable
@@ -78,11 +78,20 @@ class Request:
 
     def validated(self) -> "Request":
         """Check the request against shapes/core.ttl's RequestShape; raise InputError if invalid."""
-        problems = validate(self.to_graph())
+        try:
+            problems = _request_problems(astuple(self))
+        except TypeError:  # a field that is not hashable (bad input): checked without the cache
+            problems = validate(self.to_graph())
         if problems:
             raise InputError("request", problems[0].path, problems[0].message,
                              problems=[(p.path, p.message) for p in problems])
         return self
+
+
+@lru_cache(maxsize=1024)
+def _request_problems(fields: tuple) -> tuple:
+    """The shapes' verdict on a request, by its fields: a SHACL run costs more than a small answer."""
+    return tuple(validate(Request(*fields).to_graph()))
 
 
 @dataclass
@@ -249,14 +258,26 @@ def _bool(v) -> bool:
     return str(v).lower() in ("true", "1")  # a Python or RDF boolean, or TSV text
 
 
-def _wanted(store: Store, request: Request) -> set[str] | None:
+def _members(store: Store) -> dict:
+    """{(property, value): its models}, filled as asked, kept until the store is written."""
+    return {}
+
+
+def _restrictions(request: Request) -> list[tuple[str, str]]:
+    """(property, value) of the request's task and modality, those it gives."""
+    return [(str(prop), str(value)) for prop, value in (
+        (AR.performsTask, request.task),
+        (AR.hasModality, MODALITY_TERMS.get(request.modality) if request.modality else None)) if value]
+
+
+def _wanted(store: Store, request: Request) -> AbstractSet[str] | None:
     """The models of the request's task and modality (None: no such restriction)."""
     keep = None
-    for prop, value in ((AR.performsTask, request.task),
-                        (AR.hasModality, MODALITY_TERMS.get(request.modality) if request.modality else None)):
-        if value:
-            found = set(store.select(f"SELECT ?m WHERE {{ ?m <{prop}> <{value}> }}").column("m"))
-            keep = found if keep is None else keep & found
+    memo = per_generation(store, _members) if store.write_generation is not None else {}
+    for key in _restrictions(request):
+        if key not in memo:
+            memo[key] = frozenset(_tsv_lines(store, f"SELECT ?m WHERE {{ ?m <{key[0]}> <{key[1]}> }}")) - {""}
+        keep = memo[key] if keep is None else keep & memo[key]
     return keep
 
 
@@ -415,6 +436,21 @@ def _indexed_models(store: Store) -> dict[str, str]:
     return everything
 
 
+def _wanted_by_class(store: Store, request: Request, keep: AbstractSet[str]) -> dict[str, list[str]]:
+    """{requirement class: the request's models in it} (`keep`: _wanted's answer), kept until the
+    store is written: a task's classes are looked up, not its tens of thousands of models."""
+    memo = per_generation(store, _members)
+    key = ("by class", *_restrictions(request))
+    if key not in memo:
+        groups: dict[str, list[str]] = {}
+        for cls, models in per_generation(store, _class_members).items():
+            mine = [m for m in models if m in keep]
+            if mine:
+                groups[cls] = mine
+        memo[key] = groups
+    return memo[key]
+
+
 def _runtime_operators(store: Store) -> dict[str, set[str]]:
     """{runtime: the operators it executes}."""
     operators: dict[str, set[str]] = {}
@@ -481,18 +517,22 @@ def inline(query: str, placeholders: dict[str, str]) -> str:
     return query
 
 
-def fast_outcomes(store: Store, request: Request) -> dict[str, str]:
-    """{model: "fits" | "likely"} for the models of one device that are not "does not fit"
-    (only "fits" for a verified-only request), by the fast path: the device's profile is
+def fast_outcomes(store: Store, request: Request, checks: dict | None = None) -> dict[str, str]:
+    """{model: "fits" | "likely"} for the models of one device (of the request's task and
+    modality, if given) that are not "does not fit" (only "fits" for a verified-only request),
+    by the fast path: the device's profile is
     inlined into the requirement-index queries (kg/queries/device_requirement_profiles.rq,
     device_requirement_classes.rq, then models_in_requirement_classes.rq; see kg/requirements.py). The models no band decides (not
     indexed: no arena or format; see _undecided) and those this device has measurements for are
     decided by the full check. Agrees with `check_pairs` (tests compare them on every pair of
-    the demo registry, and after writes)."""
+    the demo registry, and after writes). `checks`, when given, receives {model: PairCheck} of the
+    models it ran the full check on (a caller that shows them need not check them again)."""
     constants = device_placeholders(store, request)
     if constants is None:
-        checks = check_pairs(store, device=request.device, request=request)
-        return {c.model: c.outcome for c in checks if c.feasible}
+        everything = check_pairs(store, device=request.device, request=request, models=_wanted(store, request))
+        if checks is not None:
+            checks.update((c.model, c) for c in everything)
+        return {c.model: c.outcome for c in everything if c.feasible}
     none = "<urn:arachne:none>"  # an empty VALUES block gets a row that matches nothing: some engines reject empty ones
     profiles = " ".join(f"(<{profile}> {code})" for profile, code
                         in _tsv_rows(store, inline(named_query("device_requirement_profiles"), constants)))
@@ -512,10 +552,18 @@ def fast_outcomes(store: Store, request: Request) -> dict[str, str]:
                 whole.append(cls)
             else:
                 straddling.append(f"(<{cls}> {bands[size][0]})")
-    members = inline(named_query("models_in_requirement_classes"), constants)
+    wanted = " ".join(f"?model <{prop}> <{value}> ." for prop, value in _restrictions(request))
+    members = inline(named_query("models_in_requirement_classes"), {**constants, "#WANTED#": wanted})
     index = per_generation(store, _class_members) if store.write_generation is not None else None
     found: dict[str, str] = {}
-    if index is not None:  # the whole classes' models, listed from the index
+    keep = _wanted(store, request)
+    if index is not None and keep is not None:  # the request's models, by class
+        mine = _wanted_by_class(store, request, keep)
+        for outcome, (whole, _) in groups.items():
+            for cls in whole:
+                if cls in mine:
+                    found.update(dict.fromkeys(mine[cls], outcome))
+    elif index is not None:  # the whole classes' models, listed from the index
         fitting = set(groups.get(FITS, ([], []))[0])
         rest = [models for cls, models in index.items() if cls not in fitting]
         everything = per_generation(store, _indexed_models)
@@ -534,7 +582,7 @@ def fast_outcomes(store: Store, request: Request) -> dict[str, str]:
                 .replace("#STRADDLING#", " ".join(straddling) if i == 0 and straddling else f"({none} 0)")
                 for i in range(2)]), outcome))
             continue
-        if outcome != FITS:
+        if outcome != FITS and keep is None:
             for cls in whole:
                 found.update(dict.fromkeys(index.get(cls, {}), outcome))
         if straddling:  # SPARQL checks these classes' models' exact figures
@@ -546,9 +594,13 @@ def fast_outcomes(store: Store, request: Request) -> dict[str, str]:
     full = measured | per_generation(store, _undecided)  # the full check has the last word on these
     for model in full:
         found.pop(model, None)
+    if keep is not None:  # the answer holds only the request's models (#WANTED# restricts the queries too)
+        full &= keep
     for c in check_pairs(store, device=request.device, request=request, models=full):
         if c.feasible:
             found[c.model] = c.outcome
+        if checks is not None:
+            checks[c.model] = c
     if request.verified_only:
         found = {m: o for m, o in found.items() if o == FITS}
     return found

@@ -121,7 +121,15 @@ def answer_to_python(answer) -> Results | bool | Graph:
         return bool(answer)
     if isinstance(answer, ox.QuerySolutions):
         names = [v.value for v in answer.variables]
-        rows = [tuple(_to_rdflib(sol[i]) for i in range(len(names))) for sol in answer]
+        seen: dict = {}  # answers repeat terms (the bound device, booleans, units): convert each once
+        def term(t):
+            if t is None:
+                return None
+            got = seen.get(t)
+            if got is None:
+                got = seen[t] = _to_rdflib(t)
+            return got
+        rows = [tuple(term(sol[i]) for i in range(len(names))) for sol in answer]
         return Results(names, rows)
     graph = Graph()
     for t in answer:

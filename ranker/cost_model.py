@@ -1,32 +1,33 @@
 """Per-board cost model: latency (or energy) from the work in a model's graph.
 
-    latency = exp(eta_board) / clock * sum_k work_k * cycles_k(core, runtime, dtype)
+    latency = exp(b_board + beta . specs) / clock * sum_k work_k * cycles_k * exp(u_board,k)
+    cycles_k = exp(theta_k + delta_k[core family] + delta_k[runtime family] + delta_k[data type]
+                   + delta_k[accelerator]) * exp(c[core] + c[runtime] + c[data type] + c[accelerator])
 
 ``work_k`` is what the model file says each operator class does per inference
-(kg/tflite_model.py, kg/onnx_model.py: MACs of conv, depthwise and dense ops,
-output elements of pooling / elementwise / activation ops, plus 1 for the fixed
-per-inference overhead); ``cycles_k`` = exp(theta_k + delta_k[core family] +
-delta_k[runtime family] + delta_k[data type] + delta_k[accelerator]), the deltas
-ridge-shrunk to 0 so a family seen on few boards stays near the global figure;
-a light pull on eta sends what boards of one category share into its delta.
-The penalties (ridge = eta_ridge = board_ridge = 1, calibration_prior = 0.1)
-were set among a handful of values by the leave-one-board-out figures of
-benchmarks/hardware_prediction.py (no held-out board is seen by any fit).  Tables without files
-(the STM32 zoo) give log-linear metadata terms instead (``log_fields``: weight
-bytes, activation bytes, input size), and a model measured on other boards can
-carry its own shrunk effect (``model_effect``).  Everything is fitted in log
-space (scipy least squares), so a 2x error counts the same on a 1 ms and a 1 s
-model.
+(kg/tflite_model.py, kg/onnx_model.py: MACs of conv, depthwise and dense ops, output
+elements of pooling / elementwise / activation ops, plus 1 for the fixed per-inference
+overhead).  A mixed-effects model in log space: the category effects (a family's speed-up c
+and its per-class deltas), the board specs' slope beta (log clock) and theta are shared by
+every board; each board has a random intercept b and random per-class slopes u.  Every
+effect is shrunk to 0 with the penalty noise variance / its variance, and the variances are
+estimated from the training records by a few EM steps (empirical Bayes), so no penalty is
+tuned on a held-out board.  A board nobody measured gets b = u = 0: the figure its specs and
+families give.  One or three records of a board (imported like any record) calibrate it:
+the model is refitted with them and the board's b and u are their posterior mode - the
+Bayesian update of its log-scale offset and per-class slopes, shrunk by how much boards
+vary.  The evaluation measures calibration the same way (ranker/evaluation.py).
 
-A board nobody measured gets eta from a ridge regression of the training
-boards' eta on their specs (core, runtime and accelerator families, log clock);
-``calibrate`` replaces it with the shrunk mean residual of a few records measured
-on that board.  Intervals: split-conformal, from out-of-board residuals
-(``conformal_quantile``, ``fit_with_interval``): with 90 % coverage the true
-figure lies in [pred / exp(q), pred * exp(q)].
+Tables without files (the STM32 zoo) give log-linear metadata terms instead (``log_fields``:
+weight bytes, activation bytes, input size), and a model measured on other boards can carry
+its own shrunk effect (``model_effect``).  Everything is fitted in log space (scipy least
+squares, sparse Jacobian), so a 2x error counts the same on a 1 ms and a 1 s model.
 
-The residual learner (``residual="gbr"``, gradient boosting on the log residual)
-is used only where the benchmark finds it wins (benchmarks/hardware_prediction.py).
+Intervals: split-conformal, from out-of-board residuals (``conformal_quantile``,
+``fit_with_interval``): with 90 % coverage the true figure lies in [pred / exp(q), pred * exp(q)].
+The residual learner (``residual="gbr"``, gradient boosting on the log residual) and the
+variants without slopes or with model effects are printed beside the default by
+benchmarks/hardware_prediction.py; the default was fixed before measuring.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_float, quantization_kind,
+from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_float, one_thread, quantization_kind,
                        runtime_family)
 
 __all__ = ["WORK_CLASSES", "CostModel", "conformal_quantile", "work_fields", "lobo_predictions",
@@ -43,7 +44,6 @@ __all__ = ["WORK_CLASSES", "CostModel", "conformal_quantile", "work_fields", "lo
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
 WORK_CLASSES = ("conv", "depthwise", "dense", "other")
-_BOARD_CATS = {"core": core_family, "runtime": runtime_family, "accelerator": accelerator_kind}
 
 
 def work_fields(operators: Iterable[Mapping]) -> dict[str, float]:
@@ -69,22 +69,30 @@ def conformal_quantile(abs_residuals: Sequence[float], coverage: float = 0.9) ->
 
 
 class CostModel:
-    """log(target) = log(sum_k work_k * cycles_k) + phi . log_fields + eta_board [+ gamma_model].
+    """log(target) = log(sum_k work_k * cycles_k * exp(u_board,k)) - log clock + beta . specs
+    + b_board + phi . log_fields [+ gamma_model].
 
-    Records are mappings with ``board``, ``model``, ``core``, ``runtime``,
-    ``accelerator``, ``quantization``, ``clock_mhz``, the work_<class> fields
-    (``work=True``) and the ``log_fields``, plus the positive ``target``.
+    A mixed-effects model: the fixed part (theta, the category deltas, beta, phi) is shared by
+    every board; each board (``board_key``) has a random intercept b and random per-class
+    slopes u, ridge-shrunk to 0 with penalties sigma^2 / tau^2 whose variances are estimated
+    from the training records themselves (empirical Bayes, a few EM steps): nothing is tuned
+    on a held-out board.  A board without records gets b = u = 0, i.e. the figure its specs
+    give; a board with one or three records gets their posterior mode, which is how imported
+    records calibrate it (the product refits with them; evaluation does the same).
+
+    Records are mappings with ``board``, ``model``, ``core``, ``runtime``, ``accelerator``,
+    ``quantization``, the ``board_fields`` (log, standardised; missing = the mean), the
+    work_<class> fields (``work=True``) and the ``log_fields``, plus the positive ``target``.
     """
 
     def __init__(self, target: str = "latency_ms", *, work: bool = True, log_fields: Sequence[str] = (),
-                 model_effect: bool = False, residual: str | None = None, ridge: float = 1.0,
-                 board_ridge: float = 1.0, calibration_prior: float = 0.1, board_key: str = "board",
-                 eta_ridge: float = 1.0, seed: int = 0):
+                 board_fields: Sequence[str] = ("clock_mhz",), model_effect: bool = False,
+                 residual: str | None = None, slopes: bool = True, ridge: float = 1.0,
+                 board_key: str = "board", em_steps: int = 4, robust: float | None = None, seed: int = 0):
         self.target, self.work, self.log_fields = target, work, tuple(log_fields)
-        self.model_effect, self.residual = model_effect, residual
-        self.ridge, self.board_ridge, self.kappa, self.seed = ridge, board_ridge, calibration_prior, seed
-        self.eta_ridge = eta_ridge
-        self.board_key = board_key  # the field whose value has one efficiency (a board, or board + engine)
+        self.board_fields, self.model_effect, self.residual = tuple(board_fields), model_effect, residual
+        self.slopes, self.ridge, self.board_key, self.em_steps, self.seed = slopes, ridge, board_key, em_steps, seed
+        self.robust = robust  # Huber's c in noise sds (reweighted between EM steps); None: plain least squares
 
     # -- design -----------------------------------------------------------
     def _cats(self, r: Mapping) -> tuple[str, ...]:
@@ -95,204 +103,240 @@ class CostModel:
         """(n, K) work per class, last column the overhead (1)."""
         if not self.work:
             return np.ones((len(rows), 1))
-        W = np.array([[max(finite_float(r.get(f"work_{c}")), 0.0) if np.isfinite(finite_float(r.get(f"work_{c}")))
-                       else 0.0 for c in WORK_CLASSES] for r in rows])
+        W = np.array([[finite_float(r.get(f"work_{c}")) for c in WORK_CLASSES] for r in rows]).reshape(len(rows), -1)
+        W = np.where(np.isfinite(W) & (W > 0), W, 0.0)
         return np.concatenate([W, np.ones((len(rows), 1))], axis=1)
 
+    @staticmethod
+    def _logs(rows, fields) -> np.ndarray:
+        X = np.array([[finite_float(r.get(f)) for f in fields] for r in rows]).reshape(len(rows), -1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log(np.where(X > 0, X, np.nan))
+
     def _logx(self, rows) -> np.ndarray:
-        X = np.array([[finite_float(r.get(f)) for f in self.log_fields] for r in rows]).reshape(len(rows), -1)
-        X = np.log(np.where(X > 0, X, np.nan))
-        return np.where(np.isnan(X), self.x_mean, X) if hasattr(self, "x_mean") else X
+        X = self._logs(rows, self.log_fields)
+        return np.where(np.isnan(X), self.x_mean, X)
 
     def _log_clock(self, rows) -> np.ndarray:
-        c = np.array([finite_float(r.get("clock_mhz")) for r in rows])
-        return np.log(np.where(c > 0, c, np.nan))
+        c = self._logs(rows, ("clock_mhz",))[:, 0]
+        return np.where(np.isnan(c), self.mean_log_clock, c)
 
-    def _cycles_log(self, rows, params) -> np.ndarray:
-        """(n, K) log cycles per unit of work for each row's core, runtime and dtype."""
-        theta, deltas = params
-        out = np.tile(theta, (len(rows), 1))
-        for j, r in enumerate(rows):
-            for a, lv in zip(self._cats(r), self.levels):
-                if a in lv:
-                    out[j] += deltas[lv[a]]
-        return out
+    def _specs(self, rows) -> np.ndarray:
+        """Standardised log board fields (0 = the training mean, also for a missing one)."""
+        F = (self._logs(rows, self.board_fields) - self.f_mean) / self.f_sd
+        return np.where(np.isnan(F), 0.0, F)
+
+    def _cat_index(self, rows) -> np.ndarray:
+        """(n, 4) level index of each row's core, runtime, dtype and accelerator (-1: unseen level)."""
+        return np.array([[lv.get(c, -1) for c, lv in zip(self._cats(r), self.levels)] for r in rows],
+                        dtype=int).reshape(len(rows), 4)
+
+    def _keys(self, rows, key, known) -> np.ndarray:
+        """Index of each row's ``key`` value in ``known`` (-1: not seen in training)."""
+        pos = {k: i for i, k in enumerate(known)}
+        return np.array([pos.get(str(r.get(key)), -1) for r in rows], dtype=int)
 
     # -- fit ----------------------------------------------------------------
     def fit(self, records: Iterable[Mapping]) -> "CostModel":
         from scipy.optimize import least_squares
-        from threadpoolctl import threadpool_limits
 
-        self.__dict__.pop("x_mean", None)  # a refit imputes with its own training mean
         rows = [r for r in records if finite_float(r.get(self.target)) > 0]
         if len(rows) < 3:
             raise ValueError(f"need at least three records with a positive {self.target!r}")
         y = np.log([finite_float(r[self.target]) for r in rows])
-        raw = self._logx(rows)
+        raw = self._logs(rows, self.log_fields)
         self.x_mean = np.nan_to_num(np.nanmean(raw, axis=0)) if raw.size else np.zeros(raw.shape[1])
         X = self._logx(rows)
+        lc = self._logs(rows, ("clock_mhz",))
+        self.mean_log_clock = float(np.nanmean(lc)) if np.isfinite(lc).any() else 0.0
+        lclock = self._log_clock(rows)
+        self.boards = sorted({str(r.get(self.board_key)) for r in rows})
+        bidx = self._keys(rows, self.board_key, self.boards)
+        first = {}
+        for r, b in zip(rows, bidx):
+            first.setdefault(b, r)
+        braw = self._logs([first[b] for b in range(len(self.boards))], self.board_fields)
+        with np.errstate(invalid="ignore"):
+            self.f_mean = np.nan_to_num(np.nanmean(braw, axis=0)) if braw.size else np.zeros(braw.shape[1])
+            sd = np.nanstd(braw, axis=0) if braw.size else np.ones(braw.shape[1])
+        self.f_sd = np.where(np.isfinite(sd) & (sd > 1e-9), sd, 1.0)
+        F = self._specs(rows)
         W = self._work(rows)
         K = W.shape[1]
-        # Per-category deltas (core, runtime, dtype): one row of K per level.
         cats = [self._cats(r) for r in rows]
-        self.levels, n_lv = [], 0
-        for i in range(4):
-            lv = {}
-            for c in sorted({c[i] for c in cats}):
-                lv[c] = n_lv
-                n_lv += 1
-            self.levels.append(lv)
-        idx = np.array([[lv[c[i]] for i, lv in enumerate(self.levels)] for c in cats])
-        self.boards = sorted({str(r.get(self.board_key)) for r in rows})
-        bidx = np.array([self.boards.index(str(r.get(self.board_key))) for r in rows])
+        self.levels = [{c: i for i, c in enumerate(sorted({c[j] for c in cats}))} for j in range(4)]
+        offs = np.cumsum([0] + [len(lv) for lv in self.levels])
+        idx = self._cat_index(rows) + offs[:-1]
+        n_lv = int(offs[-1])
         self.models = sorted({str(r.get("model")) for r in rows}) if self.model_effect else []
-        midx = np.array([self.models.index(str(r.get("model"))) for r in rows]) if self.model_effect else None
-        lclock = self._log_clock(rows)
-        self.mean_log_clock = float(np.nanmean(lclock)) if np.isfinite(lclock).any() else 0.0
-        lclock = np.where(np.isnan(lclock), self.mean_log_clock, lclock)
-        # Scale work so the initial cycles are O(1): theta starts at the median cycles per unit.
+        midx = self._keys(rows, "model", self.models)
+        # Work scaled so the starting cycles per unit are O(1).
         self.scale = np.array([np.median(W[W[:, k] > 0, k]) if (W[:, k] > 0).any() else 1.0 for k in range(K)])
         Ws = W / self.scale
-        nb, nm, nx = len(self.boards), len(self.models), X.shape[1]
+        n, nb, nm, nx, nf = len(rows), len(self.boards), len(self.models), X.shape[1], F.shape[1]
+        nu = nb * K if self.slopes and self.work else 0  # without work one class: u would repeat b
         start = float(np.median(y + lclock - np.log(Ws.sum(1) + 1e-12)))
+        sizes = dict(theta=K, deltas=n_lv * K, c=n_lv, phi=nx, beta=nf, b=nb, u=nu, gamma=nm)
+        at, o = {}, 0
+        for k, s in sizes.items():
+            at[k], o = slice(o, o + s), o + s
+        P = o
+        onehot = np.zeros((n, n_lv))
+        for j in range(4):
+            onehot[np.arange(n), idx[:, j]] = 1.0
+        rows_u = (bidx[:, None] * K + np.arange(K)[None, :]) if nu else None
 
-        def unpack(p):
-            o = 0
-            theta = p[o:o + K]; o += K
-            deltas = p[o:o + n_lv * K].reshape(n_lv, K); o += n_lv * K
-            phi = p[o:o + nx]; o += nx
-            eta = p[o:o + nb]; o += nb
-            gam = p[o:o + nm]
-            return theta, deltas, phi, eta, gam
+        def log_cycles(p):
+            lc_ = p[at["theta"]][None, :] + p[at["deltas"]].reshape(n_lv, K)[idx].sum(axis=1)
+            if nu:
+                lc_ = lc_ + p[at["u"]].reshape(nb, K)[bidx]
+            return lc_
+
+        def shares(p):
+            e = Ws * np.exp(np.clip(log_cycles(p), -60, 60))  # clipped: a wild solver step must not overflow
+            tot = np.maximum(e.sum(1), 1e-30)
+            return np.log(tot), e / tot[:, None]
+
+        def resid(p, lam):
+            lt, _ = shares(p)
+            pred = lt - lclock + X @ p[at["phi"]] + F @ p[at["beta"]] + p[at["b"]][bidx] + onehot @ p[at["c"]]
+            if nm:
+                pred = pred + p[at["gamma"]][midx]
+            return np.concatenate([lam["w"] * (pred - y), lam["d"] * p[at["deltas"]], lam["c"] * p[at["c"]],
+                                   sq * p[at["gamma"]],
+                                   sq * p[at["beta"]],
+                                   # theta of a class no training model uses stays near the start
+                                   1e-3 * (p[at["theta"]] - start),
+                                   lam["b"] * p[at["b"]], lam["u"] * p[at["u"]]])
 
         sq = math.sqrt(self.ridge)
-
-        def resid(p):
-            theta, deltas, phi, eta, gam = unpack(p)
-            lc = theta[None, :] + deltas[idx].sum(axis=1)
-            # clipped: a wild step of the solver must not overflow into NaN
-            pred = np.log(np.maximum((Ws * np.exp(np.clip(lc, -60, 60))).sum(1), 1e-30)) + X @ phi + eta[bidx] - lclock
-            if nm:
-                pred = pred + gam[midx]
-            return np.concatenate([pred - y, sq * deltas.ravel(), sq * gam,
-                                   # theta of a class no training model uses stays near the start
-                                   1e-3 * (theta - start),
-                                   # a light pull on the board effects: what boards of one core,
-                                   # runtime or accelerator share goes to that category's delta,
-                                   # which a new board of the category then inherits
-                                   se * eta])
-
-        n = len(rows)
-        P = K + n_lv * K + nx + nb + nm
-        # Constant parts of the Jacobian: penalties, metadata, board and model one-hots.
-        se = math.sqrt(self.eta_ridge)
-        J0 = np.zeros((n + n_lv * K + nm + K + nb, P))
-        J0[n + n_lv * K + nm + K + np.arange(nb), K + n_lv * K + nx + np.arange(nb)] = se
-        J0[:n, K + n_lv * K:K + n_lv * K + nx] = X
-        J0[np.arange(n), K + n_lv * K + nx + bidx] = 1.0
+        # Sparse Jacobian (a record touches ~40 of the parameters): its pattern once, the work
+        # shares (d pred / d log cycles_k) per call.
+        npen = n_lv * K + n_lv + nm + nf + K + nb + nu
+        rr = np.arange(n)[:, None]
+        share_cols = [np.arange(K)[None, :].repeat(n, 0)]  # theta
+        share_cols += [at["deltas"].start + idx[:, [j]] * K + np.arange(K)[None, :] for j in range(4)]
+        if nu:
+            share_cols.append(at["u"].start + rows_u)
+        fixed_cols = [at["c"].start + idx, at["phi"].start + np.arange(nx)[None, :].repeat(n, 0),
+                      at["beta"].start + np.arange(nf)[None, :].repeat(n, 0), at["b"].start + bidx[:, None]]
+        fixed_vals = [np.ones((n, 4)), X, F, np.ones((n, 1))]
         if nm:
-            J0[np.arange(n), K + n_lv * K + nx + nb + midx] = 1.0
-            J0[n + n_lv * K + np.arange(nm), K + n_lv * K + nx + nb + np.arange(nm)] = sq
-        J0[n + np.arange(n_lv * K), K + np.arange(n_lv * K)] = sq
-        J0[n + n_lv * K + nm + np.arange(K), np.arange(K)] = 1e-3
+            fixed_cols.append(at["gamma"].start + midx[:, None])
+            fixed_vals.append(np.ones((n, 1)))
+        pen_cols = np.concatenate([np.arange(P)[at[k]] for k in ("deltas", "c", "gamma", "beta", "theta", "b", "u")])
+        cols = np.concatenate([np.concatenate(share_cols + fixed_cols, axis=1).ravel(), pen_cols])
+        n_sh = len(share_cols)
+        jrows = np.concatenate([(rr + 0 * np.concatenate(share_cols + fixed_cols, axis=1)).ravel(),
+                                n + np.arange(npen)])
+        fixed = np.concatenate(fixed_vals, axis=1)
 
-        onehot = np.zeros((n, n_lv))
-        for i in range(idx.shape[1]):
-            onehot[np.arange(n), idx[:, i]] = 1.0
+        def jac(p, lam):
+            from scipy.sparse import csr_matrix
 
-        def jac(p):
-            theta, deltas = unpack(p)[:2]
-            e = Ws * np.exp(np.clip(theta[None, :] + deltas[idx].sum(axis=1), -60, 60))
-            share = e / np.maximum(e.sum(1, keepdims=True), 1e-30)  # d pred / d log cycles_k
-            J = J0.copy()
-            J[:n, :K] = share
-            J[:n, K:K + n_lv * K] = (onehot[:, :, None] * share[:, None, :]).reshape(n, n_lv * K)
-            return J
+            _, sh = shares(p)
+            vals = np.concatenate([np.tile(sh, (1, n_sh)), fixed], axis=1) * lam["w"][:, None]
+            return csr_matrix((np.concatenate([vals.ravel(), lam["diag"]]), (jrows, cols)), shape=(n + npen, P))
 
-        p0 = np.concatenate([np.full(K, start), np.zeros(n_lv * K + nx + nb + nm)])
-        try:
-            with threadpool_limits(1):  # a few hundred rows: BLAS threads only contend (100x slower here)
-                sol = least_squares(resid, p0, jac=jac, method="trf", max_nfev=100, tr_solver="lsmr")
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise ValueError(f"the {self.target} cost model did not converge on these records ({exc})") from exc
-        theta, deltas, self.phi, self.eta, self.gamma = unpack(sol.x)
-        self.params = (theta, deltas)
-        self._fit_board_prior(rows, bidx)
+        # Empirical Bayes: the variance of a record's noise (s), of the category deltas (one per
+        # category: core, runtime, dtype, accelerator), of the board intercepts (b) and slopes (u),
+        # by EM steps on the training records; each penalty is the ratio s / tau^2.
+        var = {"s": 0.1, "b": 0.5, "u": 0.1, "d": np.full(4, 0.1), "c": np.full(4, 0.5)}
+        lv_of = np.repeat(np.arange(4), np.diff(offs))  # the category of each level
+        p = np.concatenate([np.full(K, start), np.zeros(P - K)])
+        counts = np.bincount(bidx, minlength=nb).astype(float)
+        w = np.ones(n)
+        for step in range(max(self.em_steps, 1)):
+            ld = np.sqrt(var["s"] / var["d"])[lv_of]
+            lam = {"d": np.repeat(ld, K), "c": np.sqrt(var["s"] / var["c"])[lv_of],
+                   "b": math.sqrt(var["s"] / var["b"]), "u": math.sqrt(var["s"] / var["u"]), "w": np.sqrt(w)}
+            lam["diag"] = np.concatenate([lam["d"], lam["c"], np.full(nm + nf, sq), np.full(K, 1e-3),
+                                          np.full(nb, lam["b"]), np.full(nu, lam["u"])])
+            try:
+                with one_thread():  # a few hundred rows: BLAS threads only contend
+                    sol = least_squares(resid, p, jac=jac, args=(lam,), method="trf",
+                                        max_nfev=100 if step == 0 else 30, tr_solver="lsmr")
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                raise ValueError(f"the {self.target} cost model did not converge on these records ({exc})") from exc
+            p = sol.x
+            r = sol.fun[:n] / lam["w"]
+            if self.robust:  # Huber weights for the next step: a wild board pulls the shared figures less
+                w = np.minimum(1.0, self.robust * math.sqrt(var["s"]) / np.maximum(np.abs(r), 1e-12))
+            _, sh = shares(p)
+            vb = var["s"] / (counts + lam["b"] ** 2)
+            var_s = (r @ r + counts @ vb) / n
+            var["b"] = max(float(np.mean(p[at["b"]] ** 2 + vb)), 1e-4)
+            sd_ = np.zeros((n_lv, K))
+            for j in range(4):
+                np.add.at(sd_, idx[:, j], sh ** 2)
+            vd = (var["s"] / (sd_ + lam["d"].reshape(n_lv, K) ** 2))
+            d2 = p[at["deltas"]].reshape(n_lv, K) ** 2 + vd
+            var["d"] = np.array([max(float(d2[lv_of == j].mean()), 1e-4) if (lv_of == j).any() else 0.5
+                                 for j in range(4)])
+            nc = onehot.sum(0)
+            c2 = p[at["c"]] ** 2 + var["s"] / (nc + lam["c"] ** 2)
+            var["c"] = np.array([max(float(c2[lv_of == j].mean()), 1e-4) if (lv_of == j).any() else 0.5
+                                 for j in range(4)])
+            if nu:
+                su = np.zeros((nb, K))
+                np.add.at(su, bidx, sh ** 2)
+                vu = var["s"] / (su + lam["u"] ** 2)
+                var["u"] = max(float(np.mean(p[at["u"]].reshape(nb, K) ** 2 + vu)), 1e-4)
+            var["s"] = max(float(var_s), 1e-4)
+        self.variances = dict(var)
+        self.params = {k: p[s].copy() for k, s in at.items()}
+        self.K = K
         self.res_learner = None
         if self.residual == "gbr":
             from sklearn.ensemble import HistGradientBoostingRegressor
 
-            r = y - self._base_log(rows, use_fitted_boards=True)
+            res = y - self._base_log(rows)
             self.res_learner = HistGradientBoostingRegressor(
                 max_iter=100, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=5,
-                l2_regularization=1.0, random_state=self.seed).fit(self._resid_features(rows), r)
+                l2_regularization=1.0, random_state=self.seed).fit(self._resid_features(rows), res)
         return self
-
-    def _board_features(self, rows) -> np.ndarray:
-        parts = [self._log_clock(rows).reshape(-1, 1)]
-        parts[0] = np.where(np.isnan(parts[0]), self.mean_log_clock, parts[0])
-        for k, fn in _BOARD_CATS.items():
-            lv = self.board_levels[k]
-            oh = np.zeros((len(rows), len(lv)))
-            for i, r in enumerate(rows):
-                v = fn(r.get(k))
-                if v in lv:
-                    oh[i, lv.index(v)] = 1.0
-            parts.append(oh)
-        return np.concatenate(parts, axis=1)
-
-    def _fit_board_prior(self, rows, bidx) -> None:
-        """Ridge of the fitted board effects on the boards' specs: eta of an unseen board."""
-        from sklearn.linear_model import Ridge
-
-        first = {}
-        for r, b in zip(rows, bidx):
-            first.setdefault(b, r)
-        brows = [first[b] for b in range(len(self.boards))]
-        self.board_levels = {k: sorted({fn(r.get(k)) for r in brows}) for k, fn in _BOARD_CATS.items()}
-        F = self._board_features(brows)
-        self.board_prior = Ridge(alpha=self.board_ridge).fit(F, self.eta)
 
     def _resid_features(self, rows) -> np.ndarray:
         W = np.log1p(self._work(rows)[:, :-1]) if self.work else np.zeros((len(rows), 0))
-        return np.concatenate([W, self._logx(rows), self._board_features(rows)], axis=1)
+        cats = self._cat_index(rows).astype(float)
+        return np.concatenate([W, self._logx(rows), self._specs(rows), cats], axis=1)
 
     # -- predict --------------------------------------------------------------
-    def _base_log(self, rows, use_fitted_boards: bool = False, eta: np.ndarray | None = None) -> np.ndarray:
+    def _base_log(self, rows) -> np.ndarray:
+        p, K = self.params, self.K
+        idx = self._cat_index(rows)
+        offs = np.cumsum([0] + [len(lv) for lv in self.levels])[:-1]
+        deltas = p["deltas"].reshape(-1, K)
+        lc = np.tile(p["theta"], (len(rows), 1))
+        for j in range(4):
+            seen = idx[:, j] >= 0  # an unseen level: the global figure
+            lc[seen] += deltas[idx[seen, j] + offs[j]]
+        bidx = self._keys(rows, self.board_key, self.boards)
+        seen = bidx >= 0
+        if p["u"].size:
+            lc[seen] += p["u"].reshape(-1, K)[bidx[seen]]
         W = self._work(rows) / self.scale
-        lc = self._cycles_log(rows, self.params)
-        lclock = self._log_clock(rows)
-        lclock = np.where(np.isnan(lclock), self.mean_log_clock, lclock)
-        out = np.log(np.maximum((W * np.exp(np.clip(lc, -60, 60))).sum(1), 1e-30)) + self._logx(rows) @ self.phi - lclock
+        out = np.log(np.maximum((W * np.exp(np.clip(lc, -60, 60))).sum(1), 1e-30)) - self._log_clock(rows)
+        out += self._logx(rows) @ p["phi"] + self._specs(rows) @ p["beta"]
+        out[seen] += p["b"][bidx[seen]]
+        for j in range(4):
+            known = idx[:, j] >= 0
+            out[known] += p["c"][idx[known, j] + offs[j]]
         if self.model_effect:
-            out += np.array([self.gamma[self.models.index(str(r.get("model")))]
-                             if str(r.get("model")) in self.models else 0.0 for r in rows])
-        if eta is None:
-            prior = self.board_prior.predict(self._board_features(rows))
-            eta = np.array([self.eta[self.boards.index(str(r.get(self.board_key)))]
-                            if use_fitted_boards and str(r.get(self.board_key)) in self.boards else p
-                            for r, p in zip(rows, prior)])
-        return out + eta
+            midx = self._keys(rows, "model", self.models)
+            out[midx >= 0] += p["gamma"][midx[midx >= 0]]
+        return out
 
-    def predict_log(self, rows: Sequence[Mapping], calibration: Sequence[Mapping] = ()) -> np.ndarray:
-        """log(target) per row.  A row's board seen in training keeps its fitted effect;
-        otherwise the specs prior, moved by ``calibration`` records of that board (same
-        ``board`` value): eta = (sum of their residuals + kappa * prior) / (n + kappa)."""
+    def predict_log(self, rows: Sequence[Mapping]) -> np.ndarray:
+        """log(target) per row: a board seen in training (however few its records) with its
+        fitted effects, any other board from its specs alone."""
         rows = list(rows)
         if not rows:
             return np.zeros(0)
-        base = self._base_log(rows, use_fitted_boards=True)
+        out = self._base_log(rows)
         if self.res_learner is not None:
-            base = base + self.res_learner.predict(self._resid_features(rows))
-        cal = [c for c in calibration if finite_float(c.get(self.target)) > 0]
-        if cal:
-            cal_pred = self.predict_log(cal)
-            by: dict[str, list[float]] = {}
-            for c, p in zip(cal, cal_pred):
-                by.setdefault(str(c.get(self.board_key)), []).append(math.log(finite_float(c[self.target])) - p)
-            shift = {b: sum(v) / (len(v) + self.kappa) for b, v in by.items()}
-            base = base + np.array([shift.get(str(r.get(self.board_key)), 0.0) for r in rows])
-        return base
+            out = out + self.res_learner.predict(self._resid_features(rows))
+        return out
 
 
 def fit_with_interval(make, records: Sequence[Mapping], target: str, group: str = "board",
@@ -428,19 +472,30 @@ class HardwarePredictor:
             self._fits[key] = fit
         return self._fits[key]
 
-    def predict(self, rows: Sequence[Mapping], target: str) -> list[tuple[float, float, float, str] | None]:
-        """(value, low, high, how it was predicted) of ``target`` per row (graph_facts.prediction_row
-        dicts: the model's work is joined here); None where too few devices were measured to fit anything."""
-        out: list = [None] * len(rows)
+    def predict(self, rows: Sequence[Mapping] | Mapping[str, Sequence], target: str
+                ) -> list[tuple[float, float, float, str] | None]:
+        """(value, low, high, how it was predicted) of ``target`` per row: graph_facts.prediction_row
+        dicts, or their columns (graph_facts.prediction_columns: tens of thousands of models on
+        one device); the model's work is joined here. None where too few devices were measured
+        to fit anything."""
+        cols = rows if isinstance(rows, Mapping) else None
+        models = cols["model"] if cols is not None else [r["model"] for r in rows]
+        out: list = [None] * len(models)
+        has_work = np.fromiter((m in self.work for m in models), dtype=bool, count=len(models))
         for with_work in (True, False):
-            idx = [i for i, r in enumerate(rows) if (r["model"] in self.work) == with_work]
+            idx = np.flatnonzero(has_work == with_work).tolist()
             fit = self._fit(target, with_work) if idx else None
             if fit is None:
                 continue
             model, q, how = fit
-            batch = [dict(rows[i], board=rows[i]["device"], **self.work.get(rows[i]["model"], {})) for i in idx]
-            for i, v in zip(idx, model.predict_log(batch)):
-                out[i] = (math.exp(v), math.exp(v - q), math.exp(v + q), how)
+            if cols is not None and not with_work:  # the metadata regressor reads the columns as they are
+                batch = cols if len(idx) == len(models) else {k: [v[i] for i in idx] for k, v in cols.items()}
+            else:
+                row = (lambda i: {k: v[i] for k, v in cols.items()}) if cols is not None else rows.__getitem__
+                batch = [dict(r, board=r["device"], **self.work.get(r["model"], {})) for r in map(row, idx)]
+            logs = np.asarray(model.predict_log(batch), dtype=np.float64)
+            for i, v, lo, hi in zip(idx, np.exp(logs).tolist(), np.exp(logs - q).tolist(), np.exp(logs + q).tolist()):
+                out[i] = (v, lo, hi, how)
         return out
 
     def fit_all(self) -> "HardwarePredictor":

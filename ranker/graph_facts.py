@@ -23,6 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from kg.ids import BASE
 
 RUNTIME_BASE = BASE + "runtime/"
@@ -291,28 +293,28 @@ def _read_models(store) -> _Models:
     return _Models(facts, accuracy, members("task"), members("modalities"), h.digest())
 
 
-def _with_accuracy(m: _Models, model: str, device: str | None) -> dict:
-    """A copy of the model's facts with its accuracy for `device`: the benchmark accuracy on it
+def _accuracy(reported: tuple, rows, device: str | None) -> tuple:
+    """(accuracy, provenance, metric) of a model for `device`: the benchmark accuracy on it
     ("measured"), else the model's reported metric ("reported"), else the mean benchmark
-    accuracy on other devices ("measured-other-device")."""
-    f = dict(m.facts[model])
-    reported, metric = f.pop("reported")
-    rows = m.accuracy.get(model, ())
+    accuracy on other devices ("measured-other-device"); Nones when there is none."""
     here = {(r, a) for r, d, a, _ in rows if d == device and a is not None}
     other = [(a, q) for _, d, a, q in rows if d != device and a is not None]
     # fsum and min: the same figure whatever order the store answers in.
     other_metric = min((str(q) for _, q in other if q is not None), default=None)
     if here:
-        f["accuracy_pct"], f["accuracy_provenance"] = math.fsum(a for _, a in here) / len(here), "measured"
-        f["accuracy_metric"] = other_metric
-    elif reported is not None:
-        f["accuracy_pct"], f["accuracy_provenance"], f["accuracy_metric"] = reported, "reported", metric
-    elif other:
-        f["accuracy_pct"] = math.fsum(a for a, _ in other) / len(other)
-        f["accuracy_provenance"] = "measured-other-device"
-        f["accuracy_metric"] = other_metric
-    else:
-        f["accuracy_pct"] = f["accuracy_provenance"] = f["accuracy_metric"] = None
+        return math.fsum(a for _, a in here) / len(here), "measured", other_metric
+    if reported[0] is not None:
+        return reported[0], "reported", reported[1]
+    if other:
+        return math.fsum(a for a, _ in other) / len(other), "measured-other-device", other_metric
+    return None, None, None
+
+
+def _with_accuracy(m: _Models, model: str, device: str | None) -> dict:
+    """A copy of the model's facts with its accuracy for `device` (see _accuracy)."""
+    f = dict(m.facts[model])
+    f["accuracy_pct"], f["accuracy_provenance"], f["accuracy_metric"] = _accuracy(
+        f.pop("reported"), m.accuracy.get(model, ()), device)
     return f
 
 
@@ -339,6 +341,73 @@ def models_of(store, task: str | None = None, modality: str | None = None) -> li
         having = set(m.modalities.get(modality, ()))
         found = [x for x in found if x in having]
     return list(found)
+
+
+# The numbers of a model the table holds as columns (what ranking and prediction read).
+TABLE_NUMBERS = ("macs", "params", "input_size", "model_bytes", "arena_bytes", "frac_conv", "frac_dwconv", "frac_dense")
+
+
+@dataclass
+class ModelTable:
+    """Every model's facts as columns, one row per model (`row[iri]`) and a last, blank row for
+    models the graph does not describe: what recommend reads of tens of thousands of candidates
+    without a dict each. Accuracy is the figure for a device with no record of the model
+    (_accuracy); `accuracy_on` lists, per device, the models whose figure differs there."""
+
+    source: _Models
+    models: list[str]
+    row: dict[str, int]
+    name: list[str]
+    numbers: dict[str, np.ndarray]
+    quantization: list
+    task_name: list
+    needs: list[tuple[tuple, tuple]]  # the distinct (formats, operators) a runtime is chosen by
+    need: np.ndarray  # row -> index into needs
+    accuracy: np.ndarray
+    accuracy_provenance: list
+    accuracy_on: dict[str, set[str]]
+
+    def rows(self, models: Sequence[str]) -> np.ndarray:
+        blank = len(self.models)
+        return np.fromiter((self.row.get(m, blank) for m in models), dtype=np.int64, count=len(models))
+
+    def accuracy_for(self, models: Sequence[str], rows: np.ndarray, device: str) -> tuple[np.ndarray, list]:
+        """(accuracy per model, provenance per model) on `device`, as model_facts gives them."""
+        values, provenance = self.accuracy[rows], [self.accuracy_provenance[r] for r in rows]
+        own = self.accuracy_on.get(device, ())
+        for i, m in enumerate(models):
+            if m in own:
+                values[i], provenance[i], _ = _accuracy(self.source.facts[m]["reported"],
+                                                         self.source.accuracy.get(m, ()), device)
+        return values, provenance
+
+
+def _model_table(store) -> ModelTable:
+    m = cached(store, _read_models)
+    models = sorted(m.facts)
+    facts = [m.facts[x] for x in models] + [{}]
+
+    def num(v):
+        x = _num(v)
+        return np.nan if x is None else x
+    numbers = {k: np.array([num(f.get(k)) for f in facts], dtype=np.float64) for k in TABLE_NUMBERS}
+    needs: dict[tuple, int] = {}
+    need = np.array([needs.setdefault((tuple(f.get("formats") or ()), tuple(f.get("operators") or ())), len(needs))
+                     for f in facts], dtype=np.int64)
+    accuracy = [_accuracy(f["reported"], m.accuracy.get(x, ()), None) for x, f in zip(models, facts)] + [(None,) * 3]
+    on: dict[str, set[str]] = {}
+    for x, rows in m.accuracy.items():
+        for _, d, a, _ in rows:
+            if a is not None:
+                on.setdefault(d, set()).add(x)
+    return ModelTable(m, models, {x: i for i, x in enumerate(models)}, [f.get("name") for f in facts], numbers,
+                      [f.get("quantization") for f in facts], [f.get("task_name") for f in facts],
+                      list(needs), need, np.array([num(a[0]) for a in accuracy]), [a[1] for a in accuracy], on)
+
+
+def model_table(store) -> ModelTable:
+    """Every model's facts as columns (ModelTable); the store is read once per write."""
+    return cached(store, _model_table)
 
 
 def _read_devices(store) -> tuple[dict[str, dict], bytes]:
@@ -414,6 +483,14 @@ def runtime_text(runtime: str | None) -> str:
     return runtime
 
 
+# What a prediction row takes from the model (fact, divisor) and from the device; the
+# categorical fields: quantization and task from the model, core, runtime, accelerator.
+_ROW_MODEL = {"macs": ("macs", 1), "params": ("params", 1), "input_size": ("input_size", 1),
+              "model_kib": ("model_bytes", 1024.0), "act_kib": ("arena_bytes", 1024.0),
+              "frac_conv": ("frac_conv", 1), "frac_dwconv": ("frac_dwconv", 1), "frac_dense": ("frac_dense", 1)}
+_ROW_DEVICE = {"clock_mhz": ("clock_mhz", 1), "ram_kib": ("ram_bytes", 1024.0), "flash_kib": ("flash_bytes", 1024.0)}
+
+
 def prediction_row(model: dict, device: dict, runtime: str | None = None, clock_mhz: float | None = None,
                    arena_bytes=None, model_bytes=None) -> dict:
     """The flat row ranker.hardware.LatencyModel reads for one (model, device) pair.
@@ -421,20 +498,36 @@ def prediction_row(model: dict, device: dict, runtime: str | None = None, clock_
     Model size enters as model_kib (file, else a measured flash figure) and act_kib (tensor
     arena, else a measured RAM figure); the device as clock, RAM, flash, core, accelerator.
     `arena_bytes` and `model_bytes`, when given, stand in for the model's own."""
-    return {
-        "model": model["model"], "device": device["device"],
-        "macs": _num(model.get("macs")), "params": _num(model.get("params")),
-        "input_size": model.get("input_size"),
-        "model_kib": _kib(model.get("model_bytes") if model_bytes is None else model_bytes),
-        "act_kib": _kib(model.get("arena_bytes") if arena_bytes is None else arena_bytes),
-        "clock_mhz": clock_mhz if clock_mhz is not None else device.get("clock_mhz"),
-        "ram_kib": _kib(device.get("ram_bytes")), "flash_kib": _kib(device.get("flash_bytes")),
-        "frac_conv": model.get("frac_conv"), "frac_dwconv": model.get("frac_dwconv"),
-        "frac_dense": model.get("frac_dense"),
-        "quantization": model.get("quantization"), "core": device.get("core"),
-        "runtime": runtime_text(runtime),
-        "accelerator": device.get("accelerator"), "task": model.get("task_name"),
-    }
+    given = {"arena_bytes": arena_bytes, "model_bytes": model_bytes}
+    row = {"model": model["model"], "device": device["device"]}
+    for key, (fact, divisor) in _ROW_MODEL.items():
+        v = _num(model.get(fact) if given.get(fact) is None else given[fact])
+        row[key] = v / divisor if v is not None else None
+    for key, (fact, divisor) in _ROW_DEVICE.items():
+        v = _num(clock_mhz if key == "clock_mhz" and clock_mhz is not None else device.get(fact))
+        row[key] = v / divisor if v is not None else None
+    row.update(quantization=model.get("quantization"), core=device.get("core"), runtime=runtime_text(runtime),
+               accelerator=device.get("accelerator"), task=model.get("task_name"))
+    return row
+
+
+def prediction_columns(table: ModelTable, rows: np.ndarray, device: dict, runtimes: Sequence[str | None],
+                       arena_bytes: np.ndarray, model_bytes: np.ndarray) -> dict[str, Sequence]:
+    """prediction_row of many models (table rows) on one device, as columns ({field: values},
+    NaN = unknown), the arena and file bytes given per model and the runtime per model: what
+    HardwarePredictor.predict takes without a dict per model."""
+    n = len(rows)
+    cols: dict[str, Sequence] = {"model": [table.models[r] if r < len(table.models) else None for r in rows.tolist()]}
+    given = {"arena_bytes": arena_bytes, "model_bytes": model_bytes}
+    for key, (fact, divisor) in _ROW_MODEL.items():
+        cols[key] = (given[fact] if fact in given else table.numbers[fact][rows]) / divisor
+    one = prediction_row({"model": None}, device)  # the device's own fields, the same on every row
+    for key in ("device", *_ROW_DEVICE, "core", "accelerator"):
+        cols[key] = [one[key]] * n
+    cols["quantization"] = [table.quantization[r] for r in rows.tolist()]
+    cols["runtime"] = [runtime_text(r) for r in runtimes]
+    cols["task"] = [table.task_name[r] for r in rows.tolist()]
+    return cols
 
 
 # LatencyModel feature set for graph rows (log = sizes and clocks, raw = fractions).

@@ -66,34 +66,64 @@ def model_features(cands: Sequence[dict]) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(MODEL_FEATURES))
 
 
+def _dataset_key(name: str) -> str:
+    """One key per dataset whichever way the graph names it: a device record's dataset by its IRI's
+    local name ('cifar10'), a fine-tuning result's by its schema:name ('CIFAR10'); both minted
+    by kg.ids.dataset_iri, i.e. through the same slug."""
+    from kg.ids import slug
+
+    return slug(name)
+
+
 def transfer_table(store):
     """The graph's accuracies as a ranker.transfer table: one row per model (every model, with or
-    without a figure), one column per dataset a benchmarked model was trained on; a cell is the
-    mean benchmark accuracy of the model over devices."""
+    without a figure), one column per dataset, from two kinds of record: device benchmarks (a
+    model's figure on the dataset it was trained on, the mean over devices) and fine-tuning
+    results (kg.benchmarks.fine_tuning_results: a model's figure on its record's target dataset).
+    Repeated figures of a (model, dataset) are averaged."""
+    from kg.benchmarks import fine_tuning_results
+
     from .transfer import TransferTable
 
     facts = graph_facts.model_facts(store)
     cells: dict[tuple[str, str], list[float]] = {}
+    names: dict[str, str] = {}     # dataset key -> column name (a device record's local name first)
+    task: dict[str, str] = {}
     for r in graph_facts.benchmark_records(store):
         m = facts.get(r["model"])
         if m is not None and m.get("dataset") and r["accuracy_pct"] is not None:
-            cells.setdefault((r["model"], m["dataset"]), []).append(r["accuracy_pct"])
-    models = sorted(facts)
-    datasets = sorted({d for _, d in cells})
-    acc = np.full((len(models), len(datasets)), np.nan)
-    mi, di = {m: i for i, m in enumerate(models)}, {d: i for i, d in enumerate(datasets)}
-    for (m, d), v in cells.items():
-        acc[mi[m], di[d]] = float(np.mean(v))
-    task = {}
+            name = graph_facts.local_name(m["dataset"]) or m["dataset"]
+            key = _dataset_key(name)
+            names.setdefault(key, name)
+            cells.setdefault((r["model"], key), []).append(r["accuracy_pct"])
+            if m.get("task_name"):
+                task.setdefault(key, m["task_name"])
+    tuned: dict[str, dict] = {}    # what the fine-tuning rows say of a model the graph's facts lack
+    for r in fine_tuning_results(store):
+        key = _dataset_key(r["target_dataset"])
+        names.setdefault(key, r["target_dataset"])
+        cells.setdefault((r["model"], key), []).append(float(r["accuracy_pct"]))
+        if r["task"]:
+            task.setdefault(key, r["task"])
+        info = tuned.setdefault(r["model"], {})
+        for col in ("params", "macs", "family", "pretrain_dataset", "quantization"):
+            if r[col] and not info.get(col):
+                info[col] = float(r[col]) if col in ("params", "macs") else r[col]
+    models = sorted(set(facts) | set(tuned))
+    keys = sorted(names, key=lambda k: names[k])
+    acc = np.full((len(models), len(keys)), np.nan)
+    mi, di = {m: i for i, m in enumerate(models)}, {k: i for i, k in enumerate(keys)}
+    for (m, k), v in cells.items():
+        acc[mi[m], di[k]] = float(np.mean(v))
+    info = []
     for m in models:
-        if facts[m].get("dataset") in di and facts[m].get("task_name"):
-            task.setdefault(facts[m]["dataset"], facts[m]["task_name"])
-    info = [{"model": m, "params": facts[m].get("params"), "macs": facts[m].get("macs"),
-             "family": facts[m].get("family"), "quantization": facts[m].get("quantization"),
-             "resolution": str(int(facts[m]["input_size"])) if facts[m].get("input_size") else None}
-            for m in models]
-    return TransferTable(models, [graph_facts.local_name(d) or d for d in datasets], acc, info,
-                         [task.get(d, "") for d in datasets], "the registry")
+        f, t = facts.get(m, {}), tuned.get(m, {})
+        info.append({"model": m, "params": f.get("params") or t.get("params"), "macs": f.get("macs") or t.get("macs"),
+                     "family": f.get("family") or t.get("family"),
+                     "quantization": f.get("quantization") or t.get("quantization"),
+                     "pretrain_dataset": t.get("pretrain_dataset"),
+                     "resolution": str(int(f["input_size"])) if f.get("input_size") else None})
+    return TransferTable(models, [names[k] for k in keys], acc, info, [task.get(k, "") for k in keys], "the registry")
 
 
 def transfer_quality(store) -> dict[str, float]:
@@ -114,9 +144,10 @@ def predicted_accuracy(store, models: Sequence[str], dataset: str) -> dict:
     from .transfer import TransferRanker
 
     table = transfer_table(store)
-    name = graph_facts.local_name(dataset) or dataset
-    if name not in table.datasets:
-        raise ValueError(f"no benchmark accuracy on dataset {name!r} in the registry")
+    asked = _dataset_key(graph_facts.local_name(dataset) or dataset)
+    name = next((d for d in table.datasets if _dataset_key(d) == asked), None)
+    if name is None:
+        raise ValueError(f"no benchmark accuracy on dataset {dataset!r} in the registry")
     known = [m for m in models if m in table.models]
     # The asked models' own figures on the target (if any) are hidden: a prediction, not a lookup.
     ranker = TransferRanker(table.hide(known, name))

@@ -39,6 +39,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import repeat
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -95,7 +97,9 @@ def core_family(text: str | None) -> str:
 
 def runtime_family(text: str | None) -> str:
     t = (text or "").lower()
-    for key, fam in (("x-cube-ai", "x-cube-ai"), ("stedge", "x-cube-ai"), ("stm32cube", "x-cube-ai"),
+    # Vendor SDKs first: "TensorFlow, Syntiant SDK" runs Syntiant's SDK, not TFLM.
+    for key, fam in (("syntiant", "syntiant"), ("x-cube-ai", "x-cube-ai"), ("stedge", "x-cube-ai"),
+                     ("stm32cube", "x-cube-ai"),
                      ("plumerai", "plumerai"), ("tvm", "tvm"), ("hale", "hale"), ("onnc", "onnc"),
                      ("finn", "fpga-flow"), ("hls4ml", "fpga-flow"), ("fpgaconvnet", "fpga-flow"),
                      ("qualcomm", "qualcomm"), ("csi-nn", "csi-nn"), ("leip", "leip"),
@@ -200,6 +204,21 @@ def _floats(values: list) -> np.ndarray:
     return col
 
 
+@lru_cache(maxsize=1)
+def _thread_pools():
+    import sklearn.ensemble  # noqa: F401 - its OpenMP runtime must be loaded before the pools are listed
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def one_thread():
+    """A context with one BLAS/OpenMP thread: the fits are small, a prediction is one of many
+    requests, and more threads only contend (on 2 cores, 10x slower). The thread pools are
+    listed once, not on every call (threadpoolctl's plain limit takes ~3 ms to find them)."""
+    return _thread_pools().limit(limits=1)
+
+
 class _Featurizer:
     def __init__(self, numeric: Mapping[str, bool], categorical: Sequence[str]):
         self.numeric = dict(numeric)
@@ -207,12 +226,19 @@ class _Featurizer:
         self.levels: dict[str, list[str]] = {}
         self.means: np.ndarray | None = None
 
-    def raw(self, rows: Sequence[Mapping]) -> tuple[np.ndarray, list[list[str]]]:
+    def raw(self, rows: Sequence[Mapping] | Mapping[str, Sequence]) -> tuple[np.ndarray, list[list[str]]]:
         """(numeric matrix with logs taken, normalised categories per column): what transform
-        reads; it depends on the feature names only, so models with the same ones share it."""
-        X = np.full((len(rows), len(self.numeric)), np.nan)
+        reads; it depends on the feature names only, so models with the same ones share it.
+        `rows`: row mappings, or the same as columns ({name: values}; a missing name = None)."""
+        if isinstance(rows, Mapping):
+            n = len(rows["model"])
+            column = lambda name: rows.get(name, [None] * n)  # noqa: E731
+        else:
+            n = len(rows)
+            column = lambda name: [r.get(name) for r in rows]  # noqa: E731
+        X = np.full((n, len(self.numeric)), np.nan)
         for j, (name, use_log) in enumerate(self.numeric.items()):
-            col = _floats([r.get(name) for r in rows])
+            col = _floats(column(name))
             if use_log:
                 with np.errstate(invalid="ignore", divide="ignore"):
                     col = np.where(col > 0, np.log(np.where(col > 0, col, 1.0)), np.nan)
@@ -220,7 +246,7 @@ class _Featurizer:
         cats = []
         for c in self.categorical:
             norm, seen = _NORMALISERS.get(c, _plain), {}
-            cats.append([seen[v] if v in seen else seen.setdefault(v, norm(v)) for v in (r.get(c) for r in rows)])
+            cats.append([seen[v] if v in seen else seen.setdefault(v, norm(v)) for v in column(c)])
         return X, cats
 
     def fit(self, raw):
@@ -245,7 +271,7 @@ class _Featurizer:
             parts.append(X[:, self.observed])
         for k, c in enumerate(self.categorical):
             index = {level: j for j, level in enumerate(self.levels[c])}
-            codes = np.array([index.get(v, -1) for v in cats[k]], dtype=np.int64)
+            codes = np.fromiter(map(index.get, cats[k], repeat(-1)), dtype=np.int64, count=len(cats[k]))
             oh = np.zeros((len(codes), len(index)))
             known = codes >= 0  # unseen level = all zeros = "average" category
             oh[np.flatnonzero(known), codes[known]] = 1.0
@@ -264,7 +290,6 @@ class _LogRegressor:
     def fit(self, raw, logy: np.ndarray):
         from sklearn.ensemble import HistGradientBoostingRegressor
         from sklearn.linear_model import Ridge
-        from threadpoolctl import threadpool_limits
 
         self.ridge = None
         resid = logy.copy()
@@ -277,7 +302,7 @@ class _LogRegressor:
         self.gbr = None
         if self.kind in ("gbr", "ridge+gbr") and len(logy) >= 8:
             # Small, strongly regularised trees: the benchmark sets hold a few hundred rows.
-            with threadpool_limits(1):  # a few hundred rows: threads only add overhead
+            with one_thread():
                 self.gbr = HistGradientBoostingRegressor(
                     max_iter=200, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=5,
                     l2_regularization=1.0, random_state=self.seed,
@@ -285,14 +310,12 @@ class _LogRegressor:
         return self
 
     def predict(self, raw) -> np.ndarray:
-        from threadpoolctl import threadpool_limits
-
         out = np.zeros(len(raw[0]))
         if self.ridge is not None:
             Xd = self.feat.transform(raw, dense=True)
             out += self.ridge.predict((Xd - self.mu) / self.sd)
         if self.gbr is not None:
-            with threadpool_limits(1):
+            with one_thread():
                 out += self.gbr.predict(self.feat.transform(raw, dense=False))
         return out
 
@@ -341,11 +364,12 @@ class MeasurementModel:
             raise RuntimeError("fit() first")
         return self._reg.feat.raw(rows), [self._key(r) for r in rows]
 
-    def predict_log(self, rows: Sequence[Mapping], prepared=None) -> np.ndarray:
-        """Model output only (no measured lookup): log(target) per row."""
-        rows = list(rows)
-        prepared = prepared or self.prepare(rows)
-        return self._reg.predict(prepared[0])
+    def predict_log(self, rows: Sequence[Mapping] | Mapping[str, Sequence], prepared=None) -> np.ndarray:
+        """Model output only (no measured lookup): log(target) per row; `rows` may be columns
+        ({name: values}, see _Featurizer.raw)."""
+        if self._reg is None:
+            raise RuntimeError("fit() first")
+        return self._reg.predict(prepared[0] if prepared else self._reg.feat.raw(rows))
 
     def predict(self, rows: Sequence[Mapping], prepared=None) -> list[Prediction]:
         rows = list(rows)

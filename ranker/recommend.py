@@ -11,11 +11,12 @@
    skips those: at registry scale they are most of the cost). `full_check=True` is the
    reference path: feasible_models for every model, Copeland over every pair; tests hold the
    two answers equal.
-2. Facts of all candidates (ranker.graph_facts.model_facts, read from the store once per write
-   of it): name, MACs, parameters, arena and file bytes, operators, format, quantization, and
-   accuracy for the task with its provenance ("measured" on this device, "reported" by the
-   model's description, or "measured-other-device"); the pair's measured figures as the full
-   check reads them (graph_facts.pair_figures).
+2. Facts of all candidates as columns (ranker.graph_facts.model_table, read from the store once
+   per write of it; a dict per model only for the rows shown, graph_facts.model_facts): name,
+   MACs, parameters, arena and file bytes, operators, format, quantization, and accuracy for
+   the task with its provenance ("measured" on this device, "reported" by the model's
+   description, or "measured-other-device"); the pair's measured figures as the full check
+   reads them (graph_facts.pair_figures).
 3. Hardware fitness, per candidate on this device:
    * latency / energy: the best (minimum) benchmark record of the pair, as the feasibility
      budgets use it ("measured"); otherwise ranker.cost_model.HardwarePredictor's prediction
@@ -52,7 +53,9 @@ import os
 import pickle
 import tempfile
 import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -191,6 +194,13 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "arachne"
 
 
+@lru_cache(maxsize=1)
+def _predictor_code() -> bytes:
+    """The predictors' source, part of the cache key: a pickle of an older version unpickles into
+    the new classes without error, and fails only when it predicts."""
+    return b"".join((Path(__file__).parent / name).read_bytes() for name in ("cost_model.py", "hardware.py"))
+
+
 def hardware_predictor(store):
     """ranker.cost_model.HardwarePredictor fitted on the graph's benchmark records; reused while
     the records, the facts they join with and the models' operator work are unchanged."""
@@ -199,7 +209,7 @@ def hardware_predictor(store):
     from .cost_model import HardwarePredictor, store_work
 
     key = hashlib.sha256((graph_facts.training_fingerprint(store) + store_work(store)[1]
-                          + sklearn.__version__).encode()).hexdigest()
+                          + sklearn.__version__).encode() + _predictor_code()).hexdigest()
     if key in _PREDICTORS:
         return _PREDICTORS[key]
     path = cache_dir() / f"hardware-{key[:32]}.pkl"
@@ -331,28 +341,32 @@ def _aggregate(method: str, voters: dict, labels: list[str], directions: dict, f
                              tiebreak=f"{first} voter's rank, then candidate id")
 
 
-def _labels(cands: list[dict]) -> list[str]:
+def _labels(names: list[str], models: list[str]) -> list[str]:
     """Unique short names for the aggregation (they appear in the explanations)."""
-    seen: dict[str, int] = {}
-    for c in cands:
-        seen[c["name"]] = seen.get(c["name"], 0) + 1
-    out = []
-    for c in cands:
-        out.append(c["name"] if seen[c["name"]] == 1 else f"{c['name']} <{c['model']}>")
-    return out
+    seen = Counter(names)
+    return [name if seen[name] == 1 else f"{name} <{model}>" for name, model in zip(names, models)]
 
 
-def _floats(values: list) -> np.ndarray:
+def _floats(values) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-
-
-def _present(values: list) -> int:
-    """How many candidates a voter has a value for (None and NaN: none)."""
-    return int((~np.isnan(_floats(values))).sum())
 
 
 def _excluded(checks) -> list[Excluded]:
     return [Excluded(c.model, c.name, list(c.why_not), list(c.warnings), c.outcome) for c in checks]
+
+
+def _predict(store, device: dict, table, rows: np.ndarray, arena: np.ndarray, model_bytes: np.ndarray) -> dict:
+    """{target: [(value, low, high, how) or None per row]} of the hardware predictor, for the
+    models `rows` (of graph_facts.model_table) on `device`, in the runtime the full check finds."""
+    runtimes = graph_facts.device_runtimes(store, device["device"])
+    found: dict[int, str | None] = {}  # the runtime depends on formats and operators only: few distinct ones
+    for code in np.unique(table.need[rows]).tolist():
+        formats, operators = table.needs[code]
+        found[code] = graph_facts.runtime_for({"formats": formats, "operators": operators}, runtimes)
+    predictor = hardware_predictor(store)
+    batch = graph_facts.prediction_columns(table, rows, device, [found[c] for c in table.need[rows].tolist()],
+                                           arena, model_bytes)
+    return {t: predictor.predict(batch, t) for t in predictor.TARGETS}
 
 
 def recommend(store, request: Request, method: str = "shadow", k: int = 10, data=None,
@@ -364,7 +378,9 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
     why_not=False leaves `excluded` empty (`excluded_count` still counts them): their reasons
     need the full check of every excluded model, the one cost that grows with the registry.
     full_check=True is the reference path (the full check of every model of the device, and
-    Copeland over every pair): the same answer, slower; tests hold the two equal."""
+    Copeland over every pair): the same answer, slower; tests hold the two equal.
+    The candidates are columns (numpy arrays over graph_facts.model_table), a dict each only
+    for the rows shown and for the optional signals that need one (data, a trained ranker)."""
     if method not in METHODS:
         raise InputError("request", "method", f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if not request.device:
@@ -382,29 +398,40 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
                          "needs the trained hardware-aware ranker: run `arachne train-ranker` first"
                          + (f" ({rankers.problems[0]})" if rankers.problems else ""))
 
+    table = graph_facts.model_table(store)
     if full_check:
         feasible, infeasible = feasible_models(store, request)
         checks = {c.model: c for c in feasible}
         models = [c.model for c in feasible]
         excluded, n_excluded = (_excluded(infeasible) if why_not else []), len(infeasible)
         # What the ranking reads of each pair: the check's own figures.
-        figures = {c.model: {"need_ram": _num(c.facts.get("needRam")), "need_flash": _num(c.facts.get("needFlash")),
-                             "latency": _num(c.facts.get("latency")), "energy": _num(c.facts.get("energy"))}
-                   for c in feasible}
+        need_ram, need_flash, latency, energy = (_floats([_num(c.facts.get(key)) for c in feasible])
+                                                 for key in ("needRam", "needFlash", "latency", "energy"))
+        rows = table.rows(models)
     else:
         # Candidates from the requirement index; the full check only for the rows shown (and
         # the excluded models, when their reasons are asked for).
-        outcomes = fast_outcomes(store, request)
+        checks = {}
         modality = MODALITY_TERMS.get(request.modality) if request.modality else None
         wanted = graph_facts.models_of(store, request.task, str(modality) if modality is not None else None)
+        outcomes = fast_outcomes(store, request, checks)
         models = [m for m in wanted if m in outcomes]
-        others = [m for m in wanted if m not in outcomes]
-        checks = {}
-        excluded, n_excluded = [], len(others)
-        if why_not and others:
+        excluded, n_excluded = [], len(wanted) - len(models)
+        if why_not and n_excluded:
+            others = [m for m in wanted if m not in outcomes]
             excluded = _excluded(check_pairs(store, device=request.device, request=request, models=others))
-        measured = graph_facts.pair_figures(store, request.device)
-        figures = {}
+        # The full check's figures: the device's records, else the model's arena for RAM.
+        rows = table.rows(models)
+        need_ram = table.numbers["arena_bytes"][rows]
+        need_flash, latency, energy = (np.full(len(models), np.nan) for _ in range(3))
+        position = {m: i for i, m in enumerate(models)}
+        for m, got in graph_facts.pair_figures(store, request.device).items():
+            i = position.get(m)
+            if i is not None:
+                for column, key in ((need_ram, "mram"), (need_flash, "mflash"), (latency, "latency"),
+                                    (energy, "energy")):
+                    if _num(got.get(key)) is not None:
+                        column[i] = _num(got[key])
     notes: list[str] = list(rankers.problems)
     req = {"device": request.device, "task": request.task, "modality": request.modality,
            "max_latency_ms": request.max_latency_ms, "max_energy_uj": request.max_energy_uj,
@@ -419,157 +446,157 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
         notes.append("no feasible model for this request" + (f"; {n_excluded} excluded" if n_excluded else ""))
         return answer([], [], {}, "", "")
 
-    facts = graph_facts.model_facts(store, models, request.device)
-    runtimes = graph_facts.device_runtimes(store, request.device)
-    cands = []
-    for m in models:
-        f = facts.get(m) or {"model": m}
-        f["name"] = f.get("name") or graph_facts.local_name(m)
-        if not full_check:  # the full check's figures, from the device's records and the model's facts
-            got = measured.get(m) or {}
-            mram, mflash = _num(got.get("mram")), _num(got.get("mflash"))
-            figures[m] = {"need_ram": mram if mram is not None else _num(f.get("arena_bytes")),
-                          "need_flash": mflash, "latency": _num(got.get("latency")), "energy": _num(got.get("energy"))}
-        f["figures"] = figures[m]
-        f["ram_need_bytes"] = figures[m]["need_ram"]
-        f["signals"] = {s: None for s in TASK_SIGNALS}
-        f["signals"]["accuracy"] = f.get("accuracy_pct")
-        f["notes"] = []
-        cands.append(f)
-    labels = _labels(cands)
+    n = len(models)
+    names = [table.name[r] or graph_facts.local_name(m) for r, m in zip(rows.tolist(), models)]
+    labels = _labels(names, models)
+    cand_notes: dict[int, list[str]] = {}
 
-    # Hardware fitness.
-    predictor = hardware_predictor(store)
-    unmeasured = [f for f in cands if f["figures"]["latency"] is None or f["figures"]["energy"] is None]
-    preds: dict = {}
-    if unmeasured:
-        # Benchmark-only models have no file facts: the feasibility check's needs stand in.
-        rows, runtime = [], {}  # the runtime depends on formats and operators only: few distinct ones
-        for f in unmeasured:
-            needs = (tuple(f.get("formats") or ()), tuple(f.get("operators") or ()))
-            if needs not in runtime:
-                runtime[needs] = graph_facts.runtime_for(f, runtimes)
-            rows.append(graph_facts.prediction_row(f, device, runtime[needs],
-                                                   arena_bytes=f.get("arena_bytes") or f["ram_need_bytes"],
-                                                   model_bytes=f.get("model_bytes") or f["figures"]["need_flash"]))
-        preds = {t: dict(zip((f["model"] for f in unmeasured), predictor.predict(rows, t)))
-                 for t in predictor.TARGETS}
+    # Hardware fitness: the measured figure, else the predictor's with its 90 % interval.
+    figures = {"latency": latency, "energy": energy}
+    provenance = {key: np.where(np.isnan(col), None, "measured").astype(object) for key, col in figures.items()}
+    predicted: dict[str, tuple[list, np.ndarray]] = {}  # key -> (predictions, candidate -> its index there or -1)
+    unmeasured = np.flatnonzero(np.isnan(latency) | np.isnan(energy))
     used: dict[str, None] = {}  # how the figures shown were predicted, once each
-    ram = device.get("ram_bytes")
-    for f in cands:
-        fig = f["figures"]
+    if unmeasured.size:
+        # Benchmark-only models have no file facts: the feasibility check's needs stand in.
+        def fallback(own, need):
+            return np.where(np.isnan(own) | (own == 0), need, own)
+        sub = rows[unmeasured]
+        preds = _predict(store, device, table, sub, fallback(table.numbers["arena_bytes"][sub], need_ram[unmeasured]),
+                         fallback(table.numbers["model_bytes"][sub], need_flash[unmeasured]))
         for target, key in (("latency_ms", "latency"), ("energy_uj", "energy")):
-            p = preds.get(target, {}).get(f["model"]) if fig[key] is None else None
-            f[target], f[f"{key}_provenance"], f[f"{key}_interval90"] = (
-                (fig[key], "measured", None) if fig[key] is not None else
-                (p[0], "predicted", [p[1], p[2]]) if p is not None else (None, None, None))
-            if p is not None:
-                used[p[3]] = None
-        f["ram_headroom"] = (ram - f["ram_need_bytes"]) / ram if ram and f["ram_need_bytes"] is not None else None
+            got = preds[target]
+            take = np.flatnonzero(np.isnan(figures[key][unmeasured])
+                                  & np.fromiter((p is not None for p in got), bool, len(got)))
+            at = np.full(n, -1)
+            at[unmeasured[take]] = take
+            figures[key][unmeasured[take]] = [got[j][0] for j in take.tolist()]
+            provenance[key][unmeasured[take]] = "predicted"
+            predicted[key] = (got, at)
+            used.update(dict.fromkeys(got[j][3] for j in take.tolist()))
+
+    def interval(key: str, i: int) -> list[float] | None:
+        got, at = predicted.get(key, ([], None))
+        return None if at is None or at[i] < 0 else [got[at[i]][1], got[at[i]][2]]
     notes.extend(used)
-    if any(f["latency_ms"] is None for f in unmeasured):
+    if np.isnan(latency[unmeasured]).any():
         notes.append("no latency prediction: fewer than two devices with a measured latency")
+    ram = device.get("ram_bytes")
+    headroom = (ram - need_ram) / ram if ram else np.full(n, np.nan)
 
     # Task fitness.
-    if samples is not None:
-        X, y, sample_notes = samples
-        notes.extend(sample_notes)
-        _transfer_scores(cands, X, y, model_dirs)
+    accuracy, accuracy_provenance = table.accuracy_for(models, rows, request.device)
+    signals = {s: np.full(n, np.nan) for s in TASK_SIGNALS}
+    signals["accuracy"] = accuracy
     mf = None
-    if rankers.spider is not None or rankers.fusion is not None:
-        mf = graph_rankers.model_features(cands)
-        tok = graph_rankers.task_token(graph_facts.local_name(request.task), rankers.task_vocab)
-        if rankers.spider is not None:
-            for f, s in zip(cands, rankers.spider.score(mf, tok)):
-                f["signals"]["learned"] = float(s)
-            notes.append(f"learned task ranker: {rankers.path}")
+    if samples is not None or rankers.spider is not None or rankers.fusion is not None:
+        # These signals read each candidate's facts as a dict (its file, its metadata).
+        facts = graph_facts.model_facts(store, models, request.device)
+        cands = [dict(facts.get(m) or {"model": m}, ram_need_bytes=_num(r), signals={}, notes=[])
+                 for m, r in zip(models, need_ram.tolist())]
+        if samples is not None:
+            X, y, sample_notes = samples
+            notes.extend(sample_notes)
+            _transfer_scores(cands, X, y, model_dirs)
+            for i, c in enumerate(cands):
+                for s, v in c["signals"].items():
+                    signals[s][i] = v
+                if c["notes"]:
+                    cand_notes[i] = c["notes"]
+        if rankers.spider is not None or rankers.fusion is not None:
+            mf = graph_rankers.model_features(cands)
+            tok = graph_rankers.task_token(graph_facts.local_name(request.task), rankers.task_vocab)
+            if rankers.spider is not None:
+                signals["learned"] = np.asarray(rankers.spider.score(mf, tok), dtype=np.float64)
+                notes.append(f"learned task ranker: {rankers.path}")
     fusion_scores = None
     if method == "fusion":
         fusion_scores = rankers.fusion.score(mf, tok, graph_rankers.hardware_vector(device))
 
-    present = [s for s in VOTING_TASK_SIGNALS if _present([f["signals"][s] for f in cands])]
-    voters: dict[str, list] = {}
+    present = [s for s in VOTING_TASK_SIGNALS if (~np.isnan(signals[s])).any()]
+    voters: dict[str, np.ndarray] = {}
     if len(present) == 1:
         task_voter = present[0]
-        voters["task"] = [f["signals"][present[0]] for f in cands]
+        voters["task"] = signals[present[0]].copy()
     elif present:
-        sub = borda({s: [f["signals"][s] for f in cands] for s in present}, labels)
+        sub = borda({s: signals[s] for s in present}, labels)
         # Candidates no task signal speaks for abstain rather than get Borda's neutral points.
-        voters["task"] = [sub.scores[lab] if any(f["signals"][s] is not None for s in present) else None
-                          for lab, f in zip(labels, cands)]
+        spoken = ~np.isnan(np.vstack([signals[s] for s in present])).all(axis=0)
+        voters["task"] = np.where(spoken, np.array([sub.scores[lab] for lab in labels]), np.nan)
         task_voter = "Borda over " + ", ".join(present)
     else:
         task_voter = "none"
         notes.append("no task fitness signal (no accuracy, data or trained ranker): ranked on hardware only")
-    unknown_task: set[int] = set()
-    if "task" in voters and None in voters["task"]:
+    unknown_task = np.zeros(n, dtype=bool)
+    if "task" in voters and np.isnan(voters["task"]).any():
         # Unknown never wins by abstention: a candidate the task voter has no figure for ranks
         # below every candidate with one (the voter orders; the value itself is shown as None).
-        known = [v for v in voters["task"] if v is not None]
-        unknown_task = {i for i, v in enumerate(voters["task"]) if v is None}
-        voters["task"] = [min(known) - 1.0 if v is None else v for v in voters["task"]]
-        for i in unknown_task:
-            cands[i]["notes"].append("no task figure (accuracy or other task signal): "
-                                     "ranked below every candidate with one on the task voter")
-    lat = [f["latency_ms"] for f in cands]
-    if _present(lat):
-        voters["latency"] = lat
-    energy = [f["energy_uj"] for f in cands]
-    if _present(energy) >= 2:
-        voters["energy"] = energy
-    elif _present(energy) == 1:
+        unknown_task = np.isnan(voters["task"])
+        voters["task"][unknown_task] = np.nanmin(voters["task"]) - 1.0
+    no_task_note = ("no task figure (accuracy or other task signal): "
+                    "ranked below every candidate with one on the task voter")
+    if (~np.isnan(figures["latency"])).any():
+        voters["latency"] = figures["latency"]
+    present_energy = int((~np.isnan(figures["energy"])).sum())
+    if present_energy >= 2:
+        voters["energy"] = figures["energy"]
+    elif present_energy == 1:
         notes.append("energy does not vote: only one candidate has an energy figure")
-    head = [f["ram_headroom"] for f in cands]
-    if _present(head):
-        voters["headroom"] = head
+    if (~np.isnan(headroom)).any():
+        voters["headroom"] = headroom
     for v in list(voters):
-        vals = _floats(voters[v])
-        if np.unique(vals[np.isfinite(vals)]).size == 1 and len(cands) > 1:
+        vals = voters[v]
+        if np.unique(vals[np.isfinite(vals)]).size == 1 and n > 1:
             # One figure for every candidate (e.g. an energy regressor with nothing to go on):
             # it cannot order them, and would only add "ties on ..." to every explanation.
             del voters[v]
             notes.append(f"{v} does not vote: every candidate with a figure has the same one")
     directions = {v: "min" for v in ("latency", "energy") if v in voters}
     if not voters and method != "fusion":
-        voters["none"] = [0.0] * len(cands)  # nothing tells the candidates apart: the tie-break orders them
+        voters["none"] = np.zeros(n)  # nothing tells the candidates apart: the tie-break orders them
     # The rows shown and the one after the last (its explanation compares them) must be exact.
     result = _aggregate(method, voters, labels, directions, fusion_scores, None if full_check else k + 1)
     if method == "fusion":
-        for f, s in zip(cands, fusion_scores):
-            f["signals"]["fusion"] = float(s)
+        signals["fusion"] = np.asarray(fusion_scores, dtype=np.float64)
 
-    by_label = dict(zip(labels, cands))
     index = {lab: i for i, lab in enumerate(labels)}
     order = result.order
-    shown = [by_label[lab]["model"] for lab in order[:k]]
+    shown = [models[index[lab]] for lab in order[:k]]
     if not full_check:
-        checks = {c.model: c for c in check_pairs(store, device=request.device, request=request, models=shown)}
-    rows = []
+        unchecked = [m for m in shown if m not in checks]
+        if unchecked:
+            checks.update((c.model, c) for c in check_pairs(store, device=request.device, request=request,
+                                                            models=unchecked))
+    facts = graph_facts.model_facts(store, shown, request.device)
+    out = []
     for pos, lab in enumerate(order[:k]):
-        f = by_label[lab]
-        check = checks[f["model"]]
+        i = index[lab]
+        m = models[i]
+        f, check = facts.get(m) or {"model": m}, checks[m]
         if pos + 1 < len(order):
             why = explain(result, lab, order[pos + 1])
         else:
             why = f"last of the {len(order)} feasible candidates" if len(order) > 1 else "the only feasible candidate"
-        scores = {v: None if v == "task" and index[lab] in unknown_task else _num(vals[index[lab]])
-                  for v, vals in voters.items()}
+        scores = {v: None if v == "task" and unknown_task[i] else _num(vals[i]) for v, vals in voters.items()}
         if method == "fusion":
             scores = {"fusion": float(result.scores[lab]), **scores}
         vr = {v: (None if math.isnan(r[lab]) else float(r[lab])) for v, r in result.voter_ranks.items()}
-        rows.append(RankedModel(
-            rank=pos + 1, model=f["model"], name=f["name"], label=lab,
-            accuracy_pct=f.get("accuracy_pct"), accuracy_provenance=f.get("accuracy_provenance"),
+        out.append(RankedModel(
+            rank=pos + 1, model=m, name=names[i], label=lab,
+            accuracy_pct=_num(accuracy[i]), accuracy_provenance=accuracy_provenance[i],
             accuracy_metric=f.get("accuracy_metric"),
-            latency_ms=f["latency_ms"], latency_provenance=f["latency_provenance"],
-            energy_uj=f["energy_uj"], energy_provenance=f["energy_provenance"],
-            latency_interval90_ms=f["latency_interval90"], energy_interval90_uj=f["energy_interval90"],
-            ram_need_bytes=_int(f["ram_need_bytes"]), ram_headroom=f["ram_headroom"],
+            latency_ms=_num(figures["latency"][i]), latency_provenance=provenance["latency"][i],
+            energy_uj=_num(figures["energy"][i]), energy_provenance=provenance["energy"][i],
+            latency_interval90_ms=interval("latency", i), energy_interval90_uj=interval("energy", i),
+            ram_need_bytes=_int(need_ram[i]), ram_headroom=_num(headroom[i]),
             flash_need_bytes=_int(check.facts.get("needFlash")),
             macs=_int(f.get("macs")), params=_int(f.get("params")), arena_bytes=_int(f.get("arena_bytes")),
             model_bytes=_int(f.get("model_bytes")), format=f.get("format"), quantization=f.get("quantization"),
-            operators=list(f.get("operators") or []), task_signals=dict(f["signals"]), scores=scores,
+            operators=list(f.get("operators") or []),
+            task_signals={s: _num(v[i]) for s, v in signals.items()}, scores=scores,
             voter_ranks=vr, score=_num(result.scores[lab]), why=why,
-            warnings=list(check.warnings), notes=list(check.notes) + f["notes"], outcome=check.outcome,
+            warnings=list(check.warnings),
+            notes=list(check.notes) + cand_notes.get(i, []) + ([no_task_note] if unknown_task[i] else []),
+            outcome=check.outcome,
             unknowns=list(check.unknowns), provenance=dict(check.provenance)))
-    return answer(rows, list(result.voters), directions, result.tiebreak, task_voter)
+    return answer(out, list(result.voters), directions, result.tiebreak, task_voter)

@@ -14,10 +14,11 @@ knows only
 
 No leakage, by construction: `TransferRanker` is built from `table.without(target)`, a copy
 whose target column is all NaN, so nothing it computes can read the target's accuracies
-(not even a similarity between datasets: those come from descriptors).  Its two
-hyper-parameters (similarity bandwidth, weight of the metadata prior) are not tuned on any
-table: the score averages a few bandwidths and gives the prior half the weight; the prior's
-ridge weights are fitted on the datasets it can see.
+(not even a similarity between datasets: those come from descriptors).  The parts are
+combined by a stacker: ridge weights over [CF score at each of a few kernel bandwidths,
+the metadata features], fitted leave-one-dataset-out inside the visible datasets (each
+visible dataset's inputs computed from the others only, as the target's will be), so the
+table itself says how far each part can be trusted.  The ridge strength is fixed (RIDGE_ALPHA).
 
 The score is a z-score scale (higher = better).  `predict_accuracy` turns it into percent
 for a model with no figure on the target, provenance "predicted", with a split-conformal
@@ -46,13 +47,12 @@ FACTS_CSV = Path(__file__).resolve().parent / "data" / "dataset_facts.csv"
 REQUIRED = ("model", "target_dataset", "accuracy_pct")
 OPTIONAL = ("task", "params", "macs", "family", "pretrain_dataset", "resolution", "quantization")
 NUMERIC = ("accuracy_pct", "params", "macs")
-# The score is half collaborative filtering (averaged over these kernel bandwidths; inf = the
-# plain mean over the other datasets, i.e. popularity) and half metadata prior, fixed rather
-# than picked per target: picking the bandwidth and the prior's weight by inner
-# leave-one-dataset-out was measured to be noisier than the average when a table has a
-# handful of datasets (Model Spider table, mean tau_w: 0.737 picked, 0.769 averaged).
+# The stacker's collaborative-filtering inputs: the similarity-weighted mean z at these kernel
+# bandwidths (times the median distance between the visible datasets; inf = the plain mean over
+# the other datasets, i.e. popularity).
 BANDWIDTHS = (0.25, 1.0, 4.0, math.inf)
-PRIOR_WEIGHT = 0.5
+# Fixed, not tuned: picking it by inner leave-one-dataset-out from {0.1, 1, 10, 100} was measured
+# to be noisier on the Model Spider table (8 datasets, mean tau_w 0.791 picked vs 0.813 fixed).
 RIDGE_ALPHA = 1.0
 MIN_MODELS = 3
 BASELINES = ("learned", "popularity", "params", "random")
@@ -250,7 +250,7 @@ def _pretrain_similarity(table: TransferTable, dist_facts: Mapping[str, dict]) -
 class _Features:
     Z: np.ndarray               # (M, D) z-scores of the visible table
     dist: np.ndarray            # (D, D) descriptor distances
-    family: list[str]
+    family: np.ndarray          # (M,) family code, -1 where unknown
     prior_x: np.ndarray         # (M, D, k) accuracy-free pair features
 
 
@@ -281,8 +281,10 @@ def _prior_features(table: TransferTable, facts: Mapping[str, dict]) -> np.ndarr
 
 def _features(table: TransferTable, facts: Mapping[str, dict] | None) -> _Features:
     facts = dataset_facts() if facts is None else facts
-    return _Features(_zcols(table.acc), descriptor_distance(table, facts),
-                     [(i.get("family") or "").lower() for i in table.model_info], _prior_features(table, facts))
+    names = [(i.get("family") or "").lower() for i in table.model_info]
+    codes = {f: k for k, f in enumerate(sorted(set(names) - {""}))}
+    family = np.array([codes.get(f, -1) for f in names], dtype=int)
+    return _Features(_zcols(table.acc), descriptor_distance(table, facts), family, _prior_features(table, facts))
 
 
 def _cf(F: _Features, target: int, visible: np.ndarray, bw: float) -> np.ndarray:
@@ -302,38 +304,36 @@ def _cf(F: _Features, target: int, visible: np.ndarray, bw: float) -> np.ndarray
     ok = np.isfinite(Zv)
     den = (ok * w).sum(1)
     cf = np.where(den > 0, np.nansum(np.where(ok, Zv, 0) * w, 1) / np.where(den > 0, den, 1), np.nan)
-    fams: dict[str, list[int]] = {}
-    for m, f in enumerate(F.family):
-        if f:
-            fams.setdefault(f, []).append(m)
-    for m in np.flatnonzero(~np.isfinite(cf)):
-        mates = [o for o in fams.get(F.family[m], []) if o != m and np.isfinite(cf[o])]
-        if mates:
-            cf[m] = float(np.mean(cf[mates]))
+    # A model without a figure borrows its family's mean (its own figure is NaN, so only mates count).
+    has = np.isfinite(cf) & (F.family >= 0)
+    n_fam = np.bincount(F.family[has], minlength=F.family.max() + 2)
+    sum_fam = np.bincount(F.family[has], weights=cf[has], minlength=F.family.max() + 2)
+    lend = ~np.isfinite(cf) & (F.family >= 0)
+    lend &= n_fam[np.where(lend, F.family, 0)] > 0
+    cf[lend] = sum_fam[F.family[lend]] / n_fam[F.family[lend]]
     return cf
 
 
-def _fit_prior(F: _Features, datasets: Sequence[int]) -> np.ndarray:
-    """Ridge weights mapping prior features to z-scores over the given datasets' known pairs."""
-    k = F.prior_x.shape[2]
+def _stack_x(F: _Features, target: int, visible: np.ndarray) -> np.ndarray:
+    """(M, k) the stacker's inputs for `target` from the `visible` datasets: the CF score at each
+    bandwidth (0, the list's mean, where it has no opinion) and the accuracy-free prior features."""
+    cf = np.stack([_cf(F, target, visible, bw) for bw in BANDWIDTHS], 1)
+    return np.concatenate([np.where(np.isfinite(cf), cf, 0.0), F.prior_x[:, target]], 1)
+
+
+def _fit_stack(F: _Features, visible: np.ndarray) -> np.ndarray:
+    """Ridge weights of the stacker: each visible dataset's z-scores are labels, its inputs
+    computed from the OTHER visible datasets only, so the weights say how much each part is worth
+    on a dataset it has not seen (as the target will be)."""
+    k = len(BANDWIDTHS) + F.prior_x.shape[2]
     A = RIDGE_ALPHA * np.eye(k)
     b = np.zeros(k)
-    for d in datasets:
+    for d in visible:
         ok = np.isfinite(F.Z[:, d])
-        X = F.prior_x[ok, d]
+        X = _stack_x(F, d, visible[visible != d])[ok]
         A += X.T @ X
         b += X.T @ F.Z[ok, d]
     return np.linalg.solve(A, b)
-
-
-def _score(F: _Features, target: int, visible: np.ndarray, w: np.ndarray) -> np.ndarray:
-    prior = F.prior_x[:, target] @ w
-    # A bandwidth whose kernel gives every dataset holding a model's figures ~0 weight has no
-    # opinion on it: the prior stands in for that bandwidth alone.
-    cf = np.mean([np.where(np.isfinite(c), c, prior) for c in (_cf(F, target, visible, bw) for bw in BANDWIDTHS)], 0)
-    # Both parts are on the z scale already; a prior that learned nothing stays near 0 and so
-    # weighs little (z-scoring it again would blow its noise up to full weight).
-    return _zlist((1 - PRIOR_WEIGHT) * cf + PRIOR_WEIGHT * prior)
 
 
 def _rankable(F: _Features, datasets: Sequence[int]) -> list[int]:
@@ -372,7 +372,7 @@ class TransferRanker:
         return np.array([d for d in _rankable(self._F, range(len(self.table.datasets))) if d != target], dtype=int)
 
     def _ensemble(self, target: int, visible: np.ndarray) -> np.ndarray:
-        return _score(self._F, target, visible, _fit_prior(self._F, visible))
+        return _zlist(_stack_x(self._F, target, visible) @ _fit_stack(self._F, visible))
 
     def score(self, target: str) -> np.ndarray:
         """Scores (M,) of every model of the table for `target`, higher = better (z scale)."""

@@ -206,6 +206,21 @@ def test_sparql_shacl_and_fast_path_agree_with_onboard_sensing_and_budgets(demo)
     assert not disagree, disagree[:5]
 
 
+def test_fast_path_answers_for_the_requests_task_and_modality(demo):
+    """A request's task and modality restrict the fast answer as they restrict feasible_models."""
+    tasks = dict(demo.select("SELECT ?m ?t WHERE { ?m <https://w3id.org/arachne#performsTask> ?t }").values())
+    asked = 0
+    devices = sorted({c.device for c in feasibility.check_pairs(demo, model=model_iri("ARM_MicroNet_VWW_3"))})
+    for device in devices[::5]:  # a spread of boards; every task
+        for task in sorted(set(tasks.values())):
+            for modality in (None, "image"):
+                request = Request(device=device, task=task, modality=modality)
+                feasible, _ = feasibility.feasible_models(demo, request)
+                assert feasibility.fast_outcomes(demo, request) == {c.model: c.outcome for c in feasible}, request
+                asked += bool(feasible)
+    assert asked > 20  # plenty of requests with an answer, not only empty ones
+
+
 def test_shacl_check_reports_each_violation_with_numbers(demo):
     results = feasibility.check_pair_shacl(demo, model_iri("ARM_MicroNet_VWW_3"), device_iri("Syntiant-TinyML"))
     # Syntiant TinyML board: 25 kB of RAM free (the TinyML graph's figure) = 24.4 KiB.
