@@ -122,6 +122,7 @@ def answer_to_python(answer) -> Results | bool | Graph:
     if isinstance(answer, ox.QuerySolutions):
         names = [v.value for v in answer.variables]
         seen: dict = {}  # answers repeat terms (the bound device, booleans, units): convert each once
+
         def term(t):
             if t is None:
                 return None

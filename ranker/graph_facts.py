@@ -465,11 +465,6 @@ def runtime_for(model: dict, runtimes: list[tuple[float, str, set, set]]) -> str
     return None
 
 
-def _kib(v) -> float | None:
-    v = _num(v)
-    return v / 1024.0 if v is not None else None
-
-
 @lru_cache(maxsize=None)
 def runtime_text(runtime: str | None) -> str:
     """A runtime IRI as its catalogue label ('.../runtime/st-edge-ai' -> 'STM32Cube.AI / ST Edge AI'),
