@@ -31,7 +31,13 @@ benchmarks/hardware_prediction.py; the default was fixed before measuring.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import pickle
+import tempfile
+from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -40,7 +46,7 @@ from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_f
                        runtime_family)
 
 __all__ = ["WORK_CLASSES", "CostModel", "conformal_quantile", "work_fields", "lobo_predictions",
-           "fit_with_interval", "graph_work", "store_work", "HardwarePredictor", "predict_pairs"]
+           "fit_with_interval", "graph_work", "store_work", "HardwarePredictor", "hardware_predictor", "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
 WORK_CLASSES = ("conv", "depthwise", "dense", "other")
@@ -506,6 +512,61 @@ class HardwarePredictor:
         return self
 
 
+# ---------------------------------------------------------------------------
+# Hardware fitness: the predictor, cached by content hash
+# ---------------------------------------------------------------------------
+_PREDICTORS: dict[str, object] = {}
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("ARACHNE_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "arachne"
+
+
+@lru_cache(maxsize=1)
+def _predictor_code() -> bytes:
+    """The predictors' source, part of the cache key: a pickle of an older version unpickles into
+    the new classes without error, and fails only when it predicts."""
+    return b"".join((Path(__file__).parent / name).read_bytes() for name in ("cost_model.py", "hardware.py"))
+
+
+def hardware_predictor(store) -> HardwarePredictor:
+    """HardwarePredictor fitted on the graph's benchmark records (what recommend and predict_pairs
+    share), reused while the records, the facts they join with and the models' operator work are
+    unchanged: cached in this process and on disk ($ARACHNE_CACHE, else ~/.cache/arachne)."""
+    import sklearn
+
+    from . import graph_facts
+
+    key = hashlib.sha256((graph_facts.training_fingerprint(store) + store_work(store)[1]
+                          + sklearn.__version__).encode() + _predictor_code()).hexdigest()
+    if key in _PREDICTORS:
+        return _PREDICTORS[key]
+    path = cache_dir() / f"hardware-{key[:32]}.pkl"
+    result = None
+    if path.is_file():
+        try:
+            with open(path, "rb") as fh:  # our own cache file, written below
+                result = pickle.load(fh)
+        except Exception:  # noqa: BLE001 - a stale or broken cache is refitted
+            result = None
+    if result is None:
+        result = HardwarePredictor.from_store(store).fit_all()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as fh:
+                pickle.dump(result, fh)
+            os.replace(fh.name, path)
+            # Every change to the records makes a new file: keep the few most recent.
+            old = sorted(path.parent.glob("hardware-*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for stale in old[4:]:
+                stale.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only home only costs a refit next time
+    _PREDICTORS[key] = result
+    return result
+
+
 def _figure(value, provenance, low=None, high=None, unit="") -> dict:
     return {"value": value, "unit": unit, "provenance": provenance, "interval90": [low, high] if low is not None else None}
 
@@ -521,8 +582,8 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     if facts is None:
         raise KeyError(model)
     devs = graph_facts.device_facts(store, list(devices))
-    records = graph_facts.benchmark_records(store)
-    predictor = HardwarePredictor.from_store(store)
+    records = [r for r in graph_facts.benchmark_records(store) if r["model"] == model]
+    predictor = hardware_predictor(store)  # what recommend predicts with, fitted once per write
     # The runtime the feasibility check finds on each device, as recommend predicts with it.
     rows = [graph_facts.prediction_row(facts, devs.get(dev) or {"device": dev},
                                        graph_facts.runtime_for(facts, graph_facts.device_runtimes(store, dev)))
@@ -530,7 +591,7 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     predicted = {t: predictor.predict(rows, t) for t in HardwarePredictor.TARGETS}
     out, notes = [], {}
     for i, dev in enumerate(devices):
-        meas = [r for r in records if r["model"] == model and r["device"] == dev]
+        meas = [r for r in records if r["device"] == dev]
         pair = {"device": dev, "device_name": (devs.get(dev) or {}).get("name")}
         for target, unit in (("latency_ms", "ms"), ("energy_uj", "uJ")):
             vals = [r[target] for r in meas if r.get(target)]

@@ -486,17 +486,14 @@ _ROW_MODEL = {"macs": ("macs", 1), "params": ("params", 1), "input_size": ("inpu
 _ROW_DEVICE = {"clock_mhz": ("clock_mhz", 1), "ram_kib": ("ram_bytes", 1024.0), "flash_kib": ("flash_bytes", 1024.0)}
 
 
-def prediction_row(model: dict, device: dict, runtime: str | None = None, clock_mhz: float | None = None,
-                   arena_bytes=None, model_bytes=None) -> dict:
+def prediction_row(model: dict, device: dict, runtime: str | None = None, clock_mhz: float | None = None) -> dict:
     """The flat row ranker.hardware.LatencyModel reads for one (model, device) pair.
 
     Model size enters as model_kib (file, else a measured flash figure) and act_kib (tensor
-    arena, else a measured RAM figure); the device as clock, RAM, flash, core, accelerator.
-    `arena_bytes` and `model_bytes`, when given, stand in for the model's own."""
-    given = {"arena_bytes": arena_bytes, "model_bytes": model_bytes}
+    arena, else a measured RAM figure); the device as clock, RAM, flash, core, accelerator."""
     row = {"model": model["model"], "device": device["device"]}
     for key, (fact, divisor) in _ROW_MODEL.items():
-        v = _num(model.get(fact) if given.get(fact) is None else given[fact])
+        v = _num(model.get(fact))
         row[key] = v / divisor if v is not None else None
     for key, (fact, divisor) in _ROW_DEVICE.items():
         v = _num(clock_mhz if key == "clock_mhz" and clock_mhz is not None else device.get(fact))

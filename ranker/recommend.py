@@ -23,9 +23,8 @@
      with its 90 % interval ("predicted", with the runtime the full check finds:
      graph_facts.runtime_for): the cost model from the operator work in the model's file, the
      metadata regressor for models known only from tables, fitted on every benchmark record
-     of the graph (what `arachne predict` says). The fitted predictor is cached per content
-     hash of what it is fitted on, in this process and on disk ($ARACHNE_CACHE, else
-     ~/.cache/arachne);
+     of the graph (what `arachne predict` says; ranker.cost_model.hardware_predictor caches it
+     per content hash of what it is fitted on, in this process and on disk);
    * RAM headroom: (device RAM - need) / device RAM, need = RAM measured on this device,
      else the tensor arena (the feasibility check's figure).
 4. Task fitness signals: `accuracy`; with `data` (an .npz with X (n, ...) float32 inputs in
@@ -47,15 +46,10 @@
 """
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import pickle
-import tempfile
 import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -66,6 +60,7 @@ from kg.feasibility import Request, check_pairs, fast_outcomes, feasible_models
 from kg.vocab import MODALITY_TERMS
 
 from . import graph_facts, graph_rankers
+from .cost_model import hardware_predictor
 from .graph_facts import _num
 from .aggregation import (AggregationResult, borda, copeland, copeland_top, explain, lexicographic,
                           reciprocal_rank_fusion, weighted_sum)
@@ -181,60 +176,6 @@ def _clean(x):
 def _int(v) -> int | None:
     x = _num(v)
     return int(x) if x is not None else None
-
-
-# ---------------------------------------------------------------------------
-# Hardware fitness: the predictor, cached by content hash
-# ---------------------------------------------------------------------------
-_PREDICTORS: dict[str, object] = {}
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("ARACHNE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "arachne"
-
-
-@lru_cache(maxsize=1)
-def _predictor_code() -> bytes:
-    """The predictors' source, part of the cache key: a pickle of an older version unpickles into
-    the new classes without error, and fails only when it predicts."""
-    return b"".join((Path(__file__).parent / name).read_bytes() for name in ("cost_model.py", "hardware.py"))
-
-
-def hardware_predictor(store):
-    """ranker.cost_model.HardwarePredictor fitted on the graph's benchmark records; reused while
-    the records, the facts they join with and the models' operator work are unchanged."""
-    import sklearn
-
-    from .cost_model import HardwarePredictor, store_work
-
-    key = hashlib.sha256((graph_facts.training_fingerprint(store) + store_work(store)[1]
-                          + sklearn.__version__).encode() + _predictor_code()).hexdigest()
-    if key in _PREDICTORS:
-        return _PREDICTORS[key]
-    path = cache_dir() / f"hardware-{key[:32]}.pkl"
-    result = None
-    if path.is_file():
-        try:
-            with open(path, "rb") as fh:  # our own cache file, written below
-                result = pickle.load(fh)
-        except Exception:  # noqa: BLE001 - a stale or broken cache is refitted
-            result = None
-    if result is None:
-        result = HardwarePredictor.from_store(store).fit_all()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as fh:
-                pickle.dump(result, fh)
-            os.replace(fh.name, path)
-            # Every change to the records makes a new file: keep the few most recent.
-            old = sorted(path.parent.glob("hardware-*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for stale in old[4:]:
-                stale.unlink(missing_ok=True)
-        except OSError:
-            pass  # a read-only home only costs a refit next time
-    _PREDICTORS[key] = result
-    return result
 
 
 # ---------------------------------------------------------------------------
