@@ -1,4 +1,4 @@
-"""Per-board cost model: latency (or energy) from the work in a model's graph.
+"""Per-board cost model: latency from the work in a model's graph; energy = latency x power.
 
     latency = exp(b_board + beta . specs) / clock * sum_k work_k * cycles_k * exp(u_board,k)
     cycles_k = exp(theta_k + delta_k[core family] + delta_k[runtime family] + delta_k[data type]
@@ -23,6 +23,10 @@ weight bytes, activation bytes, input size), and a model measured on other board
 its own shrunk effect (``model_effect``).  Everything is fitted in log space (scipy least
 squares, sparse Jacobian), so a 2x error counts the same on a 1 ms and a 1 s model.
 
+Energy (``EnergyModel``): a board draws about the same power whatever model it runs, so energy
+is the latency cost model times a power model (a CostModel of energy / latency from the board's
+specs and families, ``per_clock=False``: power, like RAM, is not cycles / clock).
+
 Intervals: split-conformal, from out-of-board residuals (``conformal_quantile``,
 ``fit_with_interval``): with 90 % coverage the true figure lies in [pred / exp(q), pred * exp(q)].
 The residual learner (``residual="gbr"``, gradient boosting on the log residual) and the
@@ -45,7 +49,7 @@ import numpy as np
 from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_float, one_thread, quantization_kind,
                        runtime_family)
 
-__all__ = ["WORK_CLASSES", "CostModel", "conformal_quantile", "work_fields", "lobo_predictions",
+__all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "conformal_quantile", "work_fields", "lobo_predictions",
            "fit_with_interval", "graph_work", "store_work", "HardwarePredictor", "hardware_predictor", "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
@@ -94,11 +98,14 @@ class CostModel:
     def __init__(self, target: str = "latency_ms", *, work: bool = True, log_fields: Sequence[str] = (),
                  board_fields: Sequence[str] = ("clock_mhz",), model_effect: bool = False,
                  residual: str | None = None, slopes: bool = True, ridge: float = 1.0,
-                 board_key: str = "board", em_steps: int = 4, robust: float | None = None, seed: int = 0):
+                 board_key: str = "board", em_steps: int = 4, robust: float | None = None, seed: int = 0,
+                 per_clock: bool = True):
         self.target, self.work, self.log_fields = target, work, tuple(log_fields)
         self.board_fields, self.model_effect, self.residual = tuple(board_fields), model_effect, residual
         self.slopes, self.ridge, self.board_key, self.em_steps, self.seed = slopes, ridge, board_key, em_steps, seed
         self.robust = robust  # Huber's c in noise sds (reweighted between EM steps); None: plain least squares
+        # cycles / clock: latency and energy are; RAM and power are not (the clock is then a spec like any other)
+        self.per_clock = per_clock
 
     # -- design -----------------------------------------------------------
     def _cats(self, r: Mapping) -> tuple[str, ...]:
@@ -124,6 +131,9 @@ class CostModel:
         return np.where(np.isnan(X), self.x_mean, X)
 
     def _log_clock(self, rows) -> np.ndarray:
+        """log clock (the training mean where missing); 0 for a figure that is not cycles / clock."""
+        if not self.per_clock:
+            return np.zeros(len(rows))
         c = self._logs(rows, ("clock_mhz",))[:, 0]
         return np.where(np.isnan(c), self.mean_log_clock, c)
 
@@ -345,20 +355,50 @@ class CostModel:
         return out
 
 
+class EnergyModel:
+    """log energy = log latency + log power.  A board draws about the same power whatever model
+    it runs (MLPerf Tiny's energy runs: within 10 % on a board, 5 to 160 mW across boards), so
+    energy is the latency cost model (fitted on every record with a latency, energy or not)
+    times a power model: CostModel of ``power_mw`` = energy / latency without work terms (the
+    board's core, runtime, data type, accelerator and clock; one intercept per board), fitted on
+    the records that have both.  One energy record of a board fixes its power, and latency
+    records alone calibrate the latency part."""
+
+    def __init__(self, target: str = "energy_uj", **latency_kw):
+        if target != "energy_uj":
+            raise ValueError("EnergyModel predicts energy_uj")
+        self.target, self.latency_kw = target, latency_kw
+
+    def fit(self, records: Iterable[Mapping]) -> "EnergyModel":
+        records = list(records)
+        power = [dict(r, power_mw=finite_float(r.get("energy_uj")) / finite_float(r.get("latency_ms")))
+                 for r in records if finite_float(r.get("energy_uj")) > 0 and finite_float(r.get("latency_ms")) > 0]
+        self.latency = CostModel("latency_ms", **self.latency_kw).fit(records)
+        self.power = CostModel("power_mw", work=False, per_clock=False, board_key=self.latency.board_key).fit(power)
+        return self
+
+    def predict_log(self, rows: Sequence[Mapping]) -> np.ndarray:
+        rows = list(rows)
+        return self.latency.predict_log(rows) + self.power.predict_log(rows) if rows else np.zeros(0)
+
+
 def fit_with_interval(make, records: Sequence[Mapping], target: str, group: str = "board",
                       folds: int = 10, coverage: float = 0.9, relative: bool = False):
     """(model fitted on every record, log half-width q of its 90 % split-conformal interval).
-    q comes from out-of-group residuals: the ``group`` values (boards, devices) are dealt into
-    ``folds`` folds, each predicted by a model fitted on the others, so a board never
-    calibrates its own interval.  ``relative``: residuals centred within each group, the
-    uncertainty of comparing two candidates on the same board (the board's shared offset cancels)."""
-    records = [r for r in records if finite_float(r.get(target)) > 0]
-    keys = sorted({str(r.get(group)) for r in records})
+    q comes from out-of-group residuals of the records with a ``target``: the ``group`` values
+    (boards, devices) are dealt into ``folds`` folds, each predicted by a model fitted on the
+    others, so a board never calibrates its own interval.  Every record trains (the models pick
+    the ones they use: EnergyModel's latency part uses records without an energy).  ``relative``:
+    residuals centred within each group, the uncertainty of comparing two candidates on the same
+    board (the board's shared offset cancels)."""
+    records = list(records)
+    scored = [r for r in records if finite_float(r.get(target)) > 0]
+    keys = sorted({str(r.get(group)) for r in scored})
     fold_of = {k: i % folds for i, k in enumerate(keys)}
     resid = []
     for f in range(min(folds, len(keys))):
-        test = [r for r in records if fold_of[str(r.get(group))] == f]
-        train = [r for r in records if fold_of[str(r.get(group))] != f]
+        test = [r for r in scored if fold_of[str(r.get(group))] == f]
+        train = [r for r in records if fold_of.get(str(r.get(group))) != f]
         try:
             m = make().fit(train)
         except ValueError:
@@ -372,13 +412,15 @@ def fit_with_interval(make, records: Sequence[Mapping], target: str, group: str 
 
 
 def lobo_predictions(records: Sequence[Mapping], make, target: str = "latency_ms") -> np.ndarray:
-    """Leave-one-board-out log predictions of ``target`` (NaN where a board's fit failed):
-    each board's records predicted by ``make()`` fitted on every other board."""
+    """Leave-one-board-out log predictions of ``target`` (NaN where a board's fit failed or a
+    record has no ``target``): each board's records predicted by ``make()`` fitted on every other board."""
     records = list(records)
     out = np.full(len(records), np.nan)
     for b in sorted({str(r.get("board")) for r in records}):
-        train = [r for r in records if str(r.get("board")) != b and finite_float(r.get(target)) > 0]
-        idx = [i for i, r in enumerate(records) if str(r.get("board")) == b]
+        train = [r for r in records if str(r.get("board")) != b]
+        idx = [i for i, r in enumerate(records) if str(r.get("board")) == b and finite_float(r.get(target)) > 0]
+        if not idx:
+            continue
         try:
             m = make().fit(train)
         except ValueError:
@@ -460,20 +502,26 @@ class HardwarePredictor:
             from . import graph_facts
 
             if with_work:
+                # Energy = latency x power: its latency part learns from every record with a latency.
                 usable = [dict(r, board=r["device"], **self.work[r["model"]]) for r in self.rows
-                          if r["model"] in self.work and finite_float(r.get(target)) > 0]
-                make, how = (lambda: CostModel(target)), "cost model"
+                          if r["model"] in self.work]
+                make, how = ((EnergyModel, "cost model x power model") if target == "energy_uj"
+                             else ((lambda: CostModel(target)), "cost model"))
             else:
                 usable = [dict(r, board=r["device"]) for r in self.rows if finite_float(r.get(target)) > 0]
                 make = lambda: MeasurementModel(target, numeric=graph_facts.LATENCY_NUMERIC,  # noqa: E731
                                                 categorical=graph_facts.LATENCY_CATEGORICAL)
                 how = "metadata regressor"
             fit = None
-            if len({r["board"] for r in usable}) >= 2:  # the interval needs an out-of-board residual
-                model, q = fit_with_interval(make, usable, target)
-                fit = (model, q, f"{target} predicted by the {how} fitted on {len(usable)} records; 90 % "
-                                 f"interval = prediction x/÷ {math.exp(q):.2f} (split-conformal, leave-devices-out)")
-            elif with_work:  # too few boards measured models with files: the metadata regressor
+            measured = [r for r in usable if finite_float(r.get(target)) > 0]
+            if len({r["board"] for r in measured}) >= 2:  # the interval needs an out-of-board residual
+                try:
+                    model, q = fit_with_interval(make, usable, target)
+                    fit = (model, q, f"{target} predicted by the {how} fitted on {len(measured)} records; 90 % "
+                                     f"interval = prediction x/÷ {math.exp(q):.2f} (split-conformal, leave-devices-out)")
+                except ValueError:  # too few records for the cost model (it needs three)
+                    fit = None
+            if fit is None and with_work:  # too few boards measured models with files: the metadata regressor
                 fit = self._fit(target, False)
             self._fits[key] = fit
         return self._fits[key]

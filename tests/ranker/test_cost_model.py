@@ -97,6 +97,56 @@ def test_hardware_predictor_calibrates_a_board_from_its_records():
     assert abs(math.log(after / new[1]["latency_ms"])) < 0.15 < abs(math.log(before / new[1]["latency_ms"]))
 
 
+def with_energy(recs, boards_with_energy=range(0, 12, 2)):
+    """Energy = latency x a board's power (mW), which its specs explain only in part."""
+    out = []
+    for r in recs:
+        i = int(r["board"][1:])
+        power = (20.0 if r["core"] == "Cortex-M4" else 90.0) * (r["clock_mhz"] / 100) ** 0.5 * math.exp(0.4 * math.cos(2.3 * i))
+        out.append(dict(r, energy_uj=r["latency_ms"] * power if i in boards_with_energy else None))
+    return out
+
+
+def test_energy_is_latency_times_the_boards_power():
+    from ranker.cost_model import EnergyModel
+
+    # Half the boards measured energy; every board measured latency.  A new board's energy
+    # follows from its latency and its specs' power; one energy record of it fixes its power.
+    recs = with_energy(records(noise=0.05, spread=0.3))
+    new = [r for r in recs if r["board"] == "b4"]
+    train = [r for r in recs if r["board"] != "b4"]
+    y = np.log([r["energy_uj"] for r in new[1:]])
+    err = lambda m: np.median(np.abs(np.exp(m.predict_log(new[1:]) - y) - 1))  # noqa: E731
+    before, one = err(EnergyModel().fit(train)), err(EnergyModel().fit(train + new[:1]))
+    assert one < 0.15 and one < before / 2
+    # latency records alone (no energy) calibrate the latency part of the energy figure
+    slow = [dict(r, latency_ms=r["latency_ms"] * 4, energy_uj=r["energy_uj"] * 4) for r in new]
+    ys = np.log([r["energy_uj"] for r in slow[1:]])
+    m0 = EnergyModel().fit(train)
+    m1 = EnergyModel().fit(train + [dict(r, energy_uj=None) for r in slow[:2]])
+    assert np.mean(m1.predict_log(slow[1:]) - m0.predict_log(slow[1:])) > math.log(2)
+    assert np.median(np.abs(m1.predict_log(slow[1:]) - ys)) < np.median(np.abs(m0.predict_log(slow[1:]) - ys))
+    # the product predicts energy the same way, and says so
+    from ranker.cost_model import HardwarePredictor
+
+    work = {m: {f"work_{k}": v for k, v in w.items()} for m, w in MODELS.items()}
+    rows = [{k: v for k, v in dict(r, device=r["board"]).items() if not k.startswith("work_")} for r in recs]
+    value, low, high, how = HardwarePredictor(rows, work).predict([dict(rows[9], energy_uj=None)], "energy_uj")[0]
+    assert "power model" in how and low < value < high
+    assert abs(math.log(value / recs[9]["energy_uj"])) < math.log(2)
+
+
+def test_figures_that_are_not_cycles_per_clock_do_not_scale_with_the_clock():
+    # RAM (and power) is not work / clock: a 480 MHz board holds the same activations as a 48 MHz one.
+    rng = np.random.default_rng(3)
+    recs = [{"board": f"b{i}", "model": f"m{j}", "core": "Cortex-M7", "runtime": "X-CUBE-AI", "clock_mhz": clock,
+             "act_kib": act, "ram_kib": act * 1.05 * math.exp(0.02 * rng.standard_normal())}
+            for i, clock in enumerate([48, 64, 80, 120, 160, 216]) for j, act in enumerate([20, 60, 150, 400])]
+    new = [dict(r, board="fast", clock_mhz=480) for r in recs[:4]]
+    m = CostModel("ram_kib", work=False, log_fields=("act_kib",), per_clock=False).fit(recs)
+    assert np.allclose(np.exp(m.predict_log(new)), [r["ram_kib"] for r in new], rtol=0.1)
+
+
 def test_conformal_quantile_and_interval_coverage():
     assert conformal_quantile(np.arange(1, 10), 0.9) == 9  # ceil(10 * 0.9) = 9th smallest
     assert conformal_quantile([1.0, 2.0], 0.9) == math.inf  # too few residuals for 90 %
