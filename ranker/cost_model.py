@@ -49,7 +49,7 @@ import numpy as np
 from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_float, one_thread, quantization_kind,
                        runtime_family)
 
-__all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "conformal_quantile", "work_fields", "lobo_predictions",
+__all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "power_model", "power_rows", "conformal_quantile", "work_fields", "lobo_predictions",
            "fit_with_interval", "graph_work", "store_work", "HardwarePredictor", "hardware_predictor", "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
@@ -355,6 +355,17 @@ class CostModel:
         return out
 
 
+def power_model(**kw) -> CostModel:
+    """A board's power (mW) while it runs a model: no work terms, not cycles / clock."""
+    return CostModel("power_mw", work=False, per_clock=False, **kw)
+
+
+def power_rows(records: Iterable[Mapping]) -> list[dict]:
+    """The records with both a latency and an energy, with their power_mw = energy / latency."""
+    return [dict(r, power_mw=finite_float(r.get("energy_uj")) / finite_float(r.get("latency_ms")))
+            for r in records if finite_float(r.get("energy_uj")) > 0 and finite_float(r.get("latency_ms")) > 0]
+
+
 class EnergyModel:
     """log energy = log latency + log power.  A board draws about the same power whatever model
     it runs (MLPerf Tiny's energy runs: within 10 % on a board, 5 to 160 mW across boards), so
@@ -371,10 +382,8 @@ class EnergyModel:
 
     def fit(self, records: Iterable[Mapping]) -> "EnergyModel":
         records = list(records)
-        power = [dict(r, power_mw=finite_float(r.get("energy_uj")) / finite_float(r.get("latency_ms")))
-                 for r in records if finite_float(r.get("energy_uj")) > 0 and finite_float(r.get("latency_ms")) > 0]
         self.latency = CostModel("latency_ms", **self.latency_kw).fit(records)
-        self.power = CostModel("power_mw", work=False, per_clock=False, board_key=self.latency.board_key).fit(power)
+        self.power = power_model(board_key=self.latency.board_key).fit(power_rows(records))
         return self
 
     def predict_log(self, rows: Sequence[Mapping]) -> np.ndarray:
@@ -481,8 +490,10 @@ class HardwarePredictor:
     """Latency (ms) and energy (uJ) of (model, device) rows, fitted on a store's benchmark records:
     what `recommend`, `predict` and /predict share.  The cost model for models whose file gave
     their operator work; today's metadata regressor (ranker.hardware.MeasurementModel) for
-    models known only from tables; each with its split-conformal 90 % interval.  Each (target,
-    kind) is fitted on first use, so a question about one model pays for one fit."""
+    models known only from tables; each with its split-conformal 90 % interval.  Energy is
+    latency x the board's power: where the pair's latency was measured, that latency x the power
+    model alone (``measured_latency``).  Each (target, kind) is fitted on first use, so a
+    question about one model pays for one fit."""
 
     TARGETS = ("latency_ms", "energy_uj")
 
@@ -501,7 +512,10 @@ class HardwarePredictor:
         if key not in self._fits:
             from . import graph_facts
 
-            if with_work:
+            if target == "power_mw":  # a board's power whatever the model: every record with both figures
+                usable = [dict(r, board=r["device"]) for r in power_rows(self.rows)]
+                make, how = power_model, "power model"
+            elif with_work:
                 # Energy = latency x power: its latency part learns from every record with a latency.
                 usable = [dict(r, board=r["device"], **self.work[r["model"]]) for r in self.rows
                           if r["model"] in self.work]
@@ -526,28 +540,34 @@ class HardwarePredictor:
             self._fits[key] = fit
         return self._fits[key]
 
-    def predict(self, rows: Sequence[Mapping] | Mapping[str, Sequence], target: str
-                ) -> list[tuple[float, float, float, str] | None]:
+    def predict(self, rows: Sequence[Mapping] | Mapping[str, Sequence], target: str,
+                measured_latency: Sequence[float] | None = None) -> list[tuple[float, float, float, str] | None]:
         """(value, low, high, how it was predicted) of ``target`` per row: graph_facts.prediction_row
         dicts, or their columns (graph_facts.prediction_columns: tens of thousands of models on
         one device); the model's work is joined here. None where too few devices were measured
-        to fit anything."""
+        to fit anything.  ``measured_latency`` (energy only; NaN where none): a row with a
+        measured latency gets that latency x the predicted power, with the power's interval."""
         cols = rows if isinstance(rows, Mapping) else None
         models = cols["model"] if cols is not None else [r["model"] for r in rows]
         out: list = [None] * len(models)
-        has_work = np.fromiter((m in self.work for m in models), dtype=bool, count=len(models))
-        for with_work in (True, False):
-            idx = np.flatnonzero(has_work == with_work).tolist()
-            fit = self._fit(target, with_work) if idx else None
+        kind = np.fromiter((m in self.work for m in models), dtype=np.int8, count=len(models))
+        lat = np.full(len(models), np.nan) if measured_latency is None else np.asarray(measured_latency, float)
+        if target == "energy_uj" and self._fit("power_mw", False) is not None:
+            kind[np.isfinite(lat) & (lat > 0)] = 2
+        for k in (1, 0, 2):  # the cost model (the file's work), the metadata regressor, measured latency x power
+            idx = np.flatnonzero(kind == k).tolist()
+            fit = (self._fit("power_mw", False) if k == 2 else self._fit(target, bool(k))) if idx else None
             if fit is None:
                 continue
             model, q, how = fit
-            if cols is not None and not with_work:  # the metadata regressor reads the columns as they are
-                batch = cols if len(idx) == len(models) else {k: [v[i] for i in idx] for k, v in cols.items()}
+            if cols is not None and k == 0:  # the metadata regressor reads the columns as they are
+                batch = cols if len(idx) == len(models) else {f: [v[i] for i in idx] for f, v in cols.items()}
             else:
-                row = (lambda i: {k: v[i] for k, v in cols.items()}) if cols is not None else rows.__getitem__
+                row = (lambda i: {f: v[i] for f, v in cols.items()}) if cols is not None else rows.__getitem__
                 batch = [dict(r, board=r["device"], **self.work.get(r["model"], {})) for r in map(row, idx)]
             logs = np.asarray(model.predict_log(batch), dtype=np.float64)
+            if k == 2:
+                logs, how = logs + np.log(lat[idx]), f"energy_uj = the measured latency x {how}"
             for i, v, lo, hi in zip(idx, np.exp(logs).tolist(), np.exp(logs - q).tolist(), np.exp(logs + q).tolist()):
                 out[i] = (v, lo, hi, how)
         return out
@@ -557,6 +577,7 @@ class HardwarePredictor:
         for target in self.TARGETS:
             for with_work in (True, False):
                 self._fit(target, with_work)
+        self._fit("power_mw", False)
         return self
 
 
@@ -623,7 +644,8 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     """Latency (ms), energy (uJ), RAM and flash (bytes) of ``model`` on each of ``devices``
     (IRIs), each with its provenance: "measured" (a benchmark record of the pair, median of
     repeats), "from the file" (flash = file size; RAM = the TFLM arena read at import) or
-    "predicted" (HardwarePredictor, with its 90 % interval).  What /predict returns."""
+    "predicted" (HardwarePredictor, with its 90 % interval; an energy from the measured latency
+    where there is one).  What /predict returns."""
     from . import graph_facts
 
     facts = graph_facts.model_facts(store, [model]).get(model)
@@ -636,10 +658,13 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     rows = [graph_facts.prediction_row(facts, devs.get(dev) or {"device": dev},
                                        graph_facts.runtime_for(facts, graph_facts.device_runtimes(store, dev)))
             for dev in devices]
-    predicted = {t: predictor.predict(rows, t) for t in HardwarePredictor.TARGETS}
+    by_device = {dev: [r for r in records if r["device"] == dev] for dev in devices}
+    latency = [float(np.median(v)) if (v := [r["latency_ms"] for r in by_device[dev] if r.get("latency_ms")])
+               else math.nan for dev in devices]  # a measured latency makes energy = it x the board's power
+    predicted = {t: predictor.predict(rows, t, measured_latency=latency) for t in HardwarePredictor.TARGETS}
     out, notes = [], {}
     for i, dev in enumerate(devices):
-        meas = [r for r in records if r["device"] == dev]
+        meas = by_device[dev]
         pair = {"device": dev, "device_name": (devs.get(dev) or {}).get("name")}
         for target, unit in (("latency_ms", "ms"), ("energy_uj", "uJ")):
             vals = [r[target] for r in meas if r.get(target)]

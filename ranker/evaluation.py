@@ -441,7 +441,7 @@ def _lomo_predictions(records: list[dict], make, target: str = "latency_ms") -> 
 def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
     """The figures of benchmarks/hardware_prediction.py: MLPerf Tiny latency / energy and
     the STM32 zoo's latency / RAM, leave-one-board-out, today's regressor beside the cost model."""
-    from .cost_model import lobo_predictions
+    from .cost_model import lobo_predictions, power_model, power_rows
 
     res: dict[str, float] = {}
     feats = mlperf_file_features(data_dir)
@@ -489,6 +489,11 @@ def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
             res[f"mlperf_lobo_energy_spearman{sfx}"] = spearman(ey, p)
         for n, (t, p) in ecals.items():
             res[f"mlperf_lobo_cal{n}_energy_median_ape_pct"] = float(np.median(_ape(t, p)))
+        # A pair whose latency was measured: energy = that latency x the held-out board's predicted power.
+        prows = power_rows(recs)
+        pp = lobo_predictions(prows, lambda: power_model(board_key="device"), "power_mw")
+        ml = ey - np.log([r["power_mw"] for r in prows]) + pp  # log measured latency + predicted log power
+        res["mlperf_lobo_energy_from_measured_latency_median_ape_pct"] = float(np.nanmedian(_ape(ey, ml)))
         cov, width = _conformal_lobo([r for r in recs if _f(r.get("energy_uj")) > 0], ey, eps[""])
         res["energy_interval90_coverage"], res["energy_interval90_median_width_pct"] = cov, width
         res["mlperf_energy_rows"] = float(has_e.sum())

@@ -296,9 +296,11 @@ def _excluded(checks) -> list[Excluded]:
     return [Excluded(c.model, c.name, list(c.why_not), list(c.warnings), c.outcome) for c in checks]
 
 
-def _predict(store, device: dict, table, rows: np.ndarray, arena: np.ndarray, model_bytes: np.ndarray) -> dict:
+def _predict(store, device: dict, table, rows: np.ndarray, arena: np.ndarray, model_bytes: np.ndarray,
+             latency: np.ndarray) -> dict:
     """{target: [(value, low, high, how) or None per row]} of the hardware predictor, for the
-    models `rows` (of graph_facts.model_table) on `device`, in the runtime the full check finds."""
+    models `rows` (of graph_facts.model_table) on `device`, in the runtime the full check finds;
+    a row's measured ``latency`` (NaN: none) gives its energy with the board's power."""
     runtimes = graph_facts.device_runtimes(store, device["device"])
     found: dict[int, str | None] = {}  # the runtime depends on formats and operators only: few distinct ones
     for code in np.unique(table.need[rows]).tolist():
@@ -307,7 +309,7 @@ def _predict(store, device: dict, table, rows: np.ndarray, arena: np.ndarray, mo
     predictor = hardware_predictor(store)
     batch = graph_facts.prediction_columns(table, rows, device, [found[c] for c in table.need[rows].tolist()],
                                            arena, model_bytes)
-    return {t: predictor.predict(batch, t) for t in predictor.TARGETS}
+    return {t: predictor.predict(batch, t, measured_latency=latency) for t in predictor.TARGETS}
 
 
 def recommend(store, request: Request, method: str = "shadow", k: int = 10, data=None,
@@ -404,7 +406,7 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
             return np.where(np.isnan(own) | (own == 0), need, own)
         sub = rows[unmeasured]
         preds = _predict(store, device, table, sub, fallback(table.numbers["arena_bytes"][sub], need_ram[unmeasured]),
-                         fallback(table.numbers["model_bytes"][sub], need_flash[unmeasured]))
+                         fallback(table.numbers["model_bytes"][sub], need_flash[unmeasured]), latency[unmeasured])
         for target, key in (("latency_ms", "latency"), ("energy_uj", "energy")):
             got = preds[target]
             take = np.flatnonzero(np.isnan(figures[key][unmeasured])

@@ -201,6 +201,31 @@ def test_predict_pairs_provenance_and_intervals(demo_store):
     assert res["pairs"][0]["ram_bytes"]["value"] > 0
 
 
+def test_a_measured_latency_gives_the_pairs_energy(demo_store):
+    # Evidence first: a pair measured for latency only gets energy = that latency x the board's
+    # predicted power, a narrower interval than predicting both, and says so.
+    from ranker import graph_facts
+    from ranker.cost_model import hardware_predictor
+
+    store, _ = demo_store
+    recs = graph_facts.benchmark_records(store)
+    pair = next(r for r in recs if r["latency_ms"] and not r["energy_uj"]
+                and not any(o["energy_uj"] for o in recs if (o["model"], o["device"]) == (r["model"], r["device"])))
+    res = predict_pairs(store, pair["model"], [pair["device"]])
+    energy = res["pairs"][0]["energy_uj"]
+    assert res["pairs"][0]["latency_ms"]["provenance"] == "measured" and energy["provenance"] == "predicted"
+    assert any(n.startswith("energy_uj = the measured latency x power_mw predicted") for n in res["notes"])
+    row = graph_facts.prediction_row(graph_facts.model_facts(store, [pair["model"]])[pair["model"]],
+                                     graph_facts.device_facts(store, [pair["device"]])[pair["device"]])
+    predictor = hardware_predictor(store)
+    blind = predictor.predict([row], "energy_uj")[0]
+    lat = res["pairs"][0]["latency_ms"]["value"]
+    low, high = energy["interval90"]
+    assert high / low < blind[2] / blind[1]
+    twice = predictor.predict([row], "energy_uj", measured_latency=[2 * lat])[0]
+    assert twice[0] == pytest.approx(2 * energy["value"])
+
+
 def test_recommend_predicts_what_predict_says(demo_store):
     # One predictor behind `recommend` and `predict`: the same figure and interval for a pair,
     # the cost model for a model with its file (interval narrower than the metadata regressor's).
