@@ -15,11 +15,12 @@ estimated from the training records by a few EM steps (empirical Bayes), so no p
 tuned on a held-out board.  The MAC classes' cycles per MAC (theta) are pulled toward their
 mean with a prior sd of THETA_SD (fixed before measuring): MLPerf's models hold conv and
 depthwise MACs in one proportion, and without the pull a new conv-only or dense-only file got
-whatever figure the unidentified class drifted to (leave one model out: 53 % -> 22 % APE).  A board nobody measured gets b = u = 0: the figure its specs and
-families give.  One or three records of a board (imported like any record) calibrate it:
-the model is refitted with them and the board's b and u are their posterior mode - the
-Bayesian update of its log-scale offset and per-class slopes, shrunk by how much boards
-vary.  The evaluation measures calibration the same way (ranker/evaluation.py).
+whatever figure the unidentified class drifted to (leave one model out: 53 % -> 22 % APE).
+A board nobody measured gets b = u = 0: the figure its specs and families give.  One or three
+records of a board (imported like any record) calibrate it: the model is refitted with them and
+the board's b and u are their posterior mode - the Bayesian update of its log-scale offset and
+per-class slopes, shrunk by how much boards vary.  The evaluation measures calibration the same
+way (ranker/evaluation.py).
 
 Tables without files (the STM32 zoo) give log-linear metadata terms instead (``log_fields``:
 weight bytes, activation bytes, input size), and a model measured on other boards can carry
@@ -52,8 +53,9 @@ import numpy as np
 from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_float, one_thread, quantization_kind,
                        runtime_family)
 
-__all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "power_model", "power_rows", "conformal_quantile", "work_fields", "lobo_predictions",
-           "fit_with_interval", "graph_work", "store_work", "HardwarePredictor", "hardware_predictor", "predict_pairs"]
+__all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "power_model", "power_rows", "conformal_quantile",
+           "work_fields", "lobo_predictions", "fit_with_interval", "graph_work", "store_work", "HardwarePredictor",
+           "hardware_predictor", "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
 WORK_CLASSES = ("conv", "depthwise", "dense", "other")

@@ -128,7 +128,8 @@ def with_energy(recs, boards_with_energy=range(0, 12, 2)):
     out = []
     for r in recs:
         i = int(r["board"][1:])
-        power = (20.0 if r["core"] == "Cortex-M4" else 90.0) * (r["clock_mhz"] / 100) ** 0.5 * math.exp(0.4 * math.cos(2.3 * i))
+        power = ((20.0 if r["core"] == "Cortex-M4" else 90.0) * (r["clock_mhz"] / 100) ** 0.5
+                 * math.exp(0.4 * math.cos(2.3 * i)))
         out.append(dict(r, energy_uj=r["latency_ms"] * power if i in boards_with_energy else None))
     return out
 
