@@ -8,7 +8,8 @@ model (ranker/cost_model.py, fixed in advance; unsuffixed) beside today's regres
 .tflite files and on the STM32 zoo; calibration with 1 and 3 records of the held-out
 submission, refitted as the product refits on imported records (`_cal1_`, `_cal3_`);
 leave-one-model-out (`mlperf_lomo_`); the empirical coverage and median width of the
-90 % split-conformal intervals; energy as latency x power (ranker.cost_model.EnergyModel, the
+90 % split-conformal intervals (a board nobody measured; `_cal1` / `_cal3`: a device with records
+of its own, the product's leave-pairs-out interval); energy as latency x power (ranker.cost_model.EnergyModel, the
 product's), beside energy fitted directly (`_cost_direct`) and today's regressor, and from a
 measured latency x the predicted power (`energy_from_measured_latency`); STM32 RAM
 beside the runtime's own activation buffer taken as the RAM figure (`_arena_only`).

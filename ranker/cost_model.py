@@ -54,8 +54,8 @@ from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_f
                        runtime_family)
 
 __all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "power_model", "power_rows", "conformal_quantile",
-           "work_fields", "lobo_predictions", "fit_with_interval", "graph_work", "store_work", "HardwarePredictor",
-           "hardware_predictor", "predict_pairs"]
+           "work_fields", "lobo_predictions", "fit_with_interval", "heldout_residuals", "measured_device_quantiles",
+           "graph_work", "store_work", "HardwarePredictor", "hardware_predictor", "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
 WORK_CLASSES = ("conv", "depthwise", "dense", "other")
@@ -414,33 +414,52 @@ class EnergyModel:
         return self.latency.predict_log(rows) + self.power.predict_log(rows) if rows else np.zeros(0)
 
 
+def heldout_residuals(make, records: Sequence[Mapping], target: str, key, folds: int = 10,
+                      shuffle: bool = False) -> tuple[np.ndarray, list]:
+    """(log residuals, their groups) of the records with a ``target``, each predicted by ``make()``
+    fitted on the other folds: the groups (``key(record)``: a board, a (board, model) pair, a
+    model) are dealt into ``folds`` folds (sorted, or shuffled with a fixed seed).  Every record
+    trains, a target or not (EnergyModel's latency part uses the records without an energy)."""
+    records = list(records)
+    keys = sorted({key(r) for r in records if finite_float(r.get(target)) > 0})
+    if shuffle:
+        keys = [keys[j] for j in np.random.default_rng(0).permutation(len(keys))]
+    fold_of = {k: i % folds for i, k in enumerate(keys)}
+    resid, groups = [], []
+    for f in range(min(folds, len(keys))):
+        test = [r for r in records if fold_of.get(key(r)) == f and finite_float(r.get(target)) > 0]
+        try:
+            m = make().fit([r for r in records if fold_of.get(key(r)) != f])
+        except ValueError:
+            continue
+        resid += list(np.log([finite_float(r[target]) for r in test]) - m.predict_log(test))
+        groups += [key(r) for r in test]
+    return np.array(resid), groups
+
+
 def fit_with_interval(make, records: Sequence[Mapping], target: str, group: str = "board",
                       folds: int = 10, coverage: float = 0.9, relative: bool = False):
     """(model fitted on every record, log half-width q of its 90 % split-conformal interval).
-    q comes from out-of-group residuals of the records with a ``target``: the ``group`` values
-    (boards, devices) are dealt into ``folds`` folds, each predicted by a model fitted on the
-    others, so a board never calibrates its own interval.  Every record trains (the models pick
-    the ones they use: EnergyModel's latency part uses records without an energy).  ``relative``:
-    residuals centred within each group, the uncertainty of comparing two candidates on the same
-    board (the board's shared offset cancels)."""
-    records = list(records)
-    scored = [r for r in records if finite_float(r.get(target)) > 0]
-    keys = sorted({str(r.get(group)) for r in scored})
-    fold_of = {k: i % folds for i, k in enumerate(keys)}
-    resid = []
-    for f in range(min(folds, len(keys))):
-        test = [r for r in scored if fold_of[str(r.get(group))] == f]
-        train = [r for r in records if fold_of.get(str(r.get(group))) != f]
-        try:
-            m = make().fit(train)
-        except ValueError:
-            continue
-        r = np.log([finite_float(x[target]) for x in test]) - m.predict_log(test)
-        if relative:
-            g = np.array([str(x.get(group)) for x in test])
-            r = r - np.array([r[g == k].mean() for k in g])
-        resid += list(r)
-    return make().fit(records), conformal_quantile(np.abs(resid), coverage)
+    q comes from out-of-group residuals (heldout_residuals: whole ``group`` values - boards,
+    devices - held out), so a board never calibrates its own interval.  ``relative``: residuals
+    centred within each group, the uncertainty of comparing two candidates on the same board
+    (the board's shared offset cancels)."""
+    r, g = heldout_residuals(make, records, target, lambda x: str(x.get(group)), folds)
+    if relative and len(r):
+        g = np.array(g)
+        r = r - np.array([r[g == k].mean() for k in g])
+    return make().fit(records), conformal_quantile(np.abs(r), coverage)
+
+
+def measured_device_quantiles(make, records: Sequence[Mapping], target: str, group: str = "board",
+                              folds: int = 5, coverage: float = 0.9) -> tuple[float, float]:
+    """Log half-widths of the 90 % split-conformal intervals on a board that has records of its
+    own (its offset is known): (a model measured on other boards: (board, model) pairs held out,
+    a model measured nowhere: whole models held out).  A board nobody measured: fit_with_interval."""
+    pair, _ = heldout_residuals(make, records, target, lambda x: (str(x.get(group)), str(x.get("model"))),
+                                folds, shuffle=True)
+    model, _ = heldout_residuals(make, records, target, lambda x: str(x.get("model")), folds, shuffle=True)
+    return conformal_quantile(np.abs(pair), coverage), conformal_quantile(np.abs(model), coverage)
 
 
 def lobo_predictions(records: Sequence[Mapping], make, target: str = "latency_ms") -> np.ndarray:
@@ -554,8 +573,19 @@ class HardwarePredictor:
             if len({r["board"] for r in measured}) >= 2:  # the interval needs an out-of-board residual
                 try:
                     model, q = fit_with_interval(make, usable, target)
-                    fit = (model, q, f"{target} predicted by the {how} fitted on {len(measured)} records; 90 % "
-                                     f"interval = prediction x/÷ {math.exp(q):.2f} (split-conformal, leave-devices-out)")
+                    how = (f"{target} predicted by the {how} fitted on {len(measured)} records; 90 % interval = "
+                           f"prediction x/÷ {math.exp(q):.2f} (split-conformal, leave-devices-out)")
+                    # A device with records of its own knows its offset: narrower intervals, one for a
+                    # model measured elsewhere, one for a model measured nowhere (the metadata regressor
+                    # answers measured pairs with their records: one interval).
+                    q_pair, q_new = measured_device_quantiles(make, usable, target) \
+                        if with_work or target == "power_mw" else (q, q)
+                    q_pair, q_new = min(q_pair, q), min(q_new, q)
+                    if q_pair < q:
+                        how += (f"; on a device with records: x/÷ {math.exp(q_pair):.2f} for a model measured "
+                                f"elsewhere, x/÷ {math.exp(q_new):.2f} for one measured nowhere (leave-pairs-out, "
+                                f"leave-models-out)")
+                    fit = (model, q, how, q_pair, q_new, {r["board"] for r in measured}, {r["model"] for r in measured})
                 except ValueError:  # too few records for the cost model (it needs three)
                     fit = None
             if fit is None and with_work:  # too few boards measured models with files: the metadata regressor
@@ -573,6 +603,7 @@ class HardwarePredictor:
         cols = rows if isinstance(rows, Mapping) else None
         models = cols["model"] if cols is not None else [r["model"] for r in rows]
         out: list = [None] * len(models)
+        devices = cols["device"] if cols is not None else [r["device"] for r in rows]
         kind = np.fromiter((m in self.work for m in models), dtype=np.int8, count=len(models))
         lat = np.full(len(models), np.nan) if measured_latency is None else np.asarray(measured_latency, float)
         if target == "energy_uj" and self._fit("power_mw", False) is not None:
@@ -582,7 +613,11 @@ class HardwarePredictor:
             fit = (self._fit("power_mw", False) if k == 2 else self._fit(target, bool(k))) if idx else None
             if fit is None:
                 continue
-            model, q, how = fit
+            model, q, how, q_pair, q_new, seen_devices, seen_models = fit
+            qs: float | np.ndarray = q
+            if q_pair < q or q_new < q:
+                qs = np.array([q if devices[i] not in seen_devices else q_pair if models[i] in seen_models or k == 2
+                               else q_new for i in idx])
             if cols is not None and k == 0:  # the metadata regressor reads the columns as they are
                 batch = cols if len(idx) == len(models) else {f: [v[i] for i in idx] for f, v in cols.items()}
             else:
@@ -591,7 +626,7 @@ class HardwarePredictor:
             logs = np.asarray(model.predict_log(batch), dtype=np.float64)
             if k == 2:
                 logs, how = logs + np.log(lat[idx]), f"energy_uj = the measured latency x {how}"
-            for i, v, lo, hi in zip(idx, np.exp(logs).tolist(), np.exp(logs - q).tolist(), np.exp(logs + q).tolist()):
+            for i, v, lo, hi in zip(idx, np.exp(logs).tolist(), np.exp(logs - qs).tolist(), np.exp(logs + qs).tolist()):
                 out[i] = (v, lo, hi, how)
         return out
 

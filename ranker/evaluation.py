@@ -406,16 +406,24 @@ def _lobo_with_calibration(records: list[dict], make, target: str = "latency_ms"
     and for each n in ``n_cals`` (true log, predicted log) of every held-out device's other records after n of
     its records (seeded random choice) joined the training records and the model was refitted:
     what the product does when a user imports n records of a new board (HardwarePredictor fits
-    on every record of the store).  A device is one submission (board + software stack + round)."""
+    on every record of the store), with the log half-width of the product's 90 % interval for a
+    device with records (leave-pairs-out on the training boards): (true, predicted, half-width).
+    A device is one submission (board + software stack + round)."""
+    from .cost_model import conformal_quantile, heldout_residuals
+
     rng = np.random.default_rng(0)
     pred0 = np.full(len(records), np.nan)
-    cal = {n: ([], []) for n in n_cals}
+    cal = {n: ([], [], []) for n in n_cals}
     for b in sorted({r["board"] for r in records}):
         train = [r for r in records if r["board"] != b]
         idx = [i for i, r in enumerate(records) if r["board"] == b and _f(r.get(target)) > 0]
         if not idx:
             continue
         pred0[idx] = make().fit(train).predict_log([records[i] for i in idx])
+        # The interval the product gives a device with records of its own (the test records'
+        # models are measured on other boards), from the training boards alone.
+        res, _ = heldout_residuals(make, train, target, lambda r: (r["device"], r["model"]), 5, shuffle=True)
+        q = conformal_quantile(np.abs(res))
         for dev in sorted({records[i]["device"] for i in idx}):
             test = [records[i] for i in idx if records[i]["device"] == dev]
             for n in n_cals:
@@ -425,7 +433,8 @@ def _lobo_with_calibration(records: list[dict], make, target: str = "latency_ms"
                 rest = [test[i] for i in range(len(test)) if i not in pick]
                 cal[n][1].extend(make().fit(train + [test[i] for i in pick]).predict_log(rest))
                 cal[n][0].extend(np.log([r[target] for r in rest]))
-    return pred0, {n: (np.array(t), np.array(p)) for n, (t, p) in cal.items()}
+                cal[n][2].extend([q] * len(rest))
+    return pred0, {n: tuple(map(np.array, c)) for n, c in cal.items()}
 
 
 def _lomo_predictions(records: list[dict], make, target: str = "latency_ms") -> np.ndarray:
@@ -461,10 +470,12 @@ def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
         sfx = "" if name == "cost" else f"_{name}"
         res[f"mlperf_lobo_latency_spearman{sfx}"] = spearman(y, p)
         res[f"mlperf_lobo_latency_median_ape_pct{sfx}"] = float(np.nanmedian(_ape(y, p)))
-    for n, (t, p) in cals.items():
+    for n, (t, p, q) in cals.items():
         res[f"mlperf_lobo_cal{n}_latency_spearman"] = spearman(t, p)
         res[f"mlperf_lobo_cal{n}_latency_median_ape_pct"] = float(np.median(_ape(t, p)))
         res[f"mlperf_lobo_cal{n}_rows"] = float(len(t))
+        res[f"interval90_coverage_cal{n}"] = float(np.mean(np.abs(t - p) <= q))
+        res[f"interval90_median_width_pct_cal{n}"] = float(np.median((np.exp(q) - np.exp(-q)) * 100))
     log("hardware: mlperf latency, leave-one-model-out (every board seen, the model new)")
     lomo = _lomo_predictions(recs, lambda: mlperf_cost_model())
     res["mlperf_lomo_latency_median_ape_pct"] = float(np.nanmedian(_ape(y, lomo)))
@@ -487,8 +498,9 @@ def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
         for sfx, p in eps.items():
             res[f"mlperf_lobo_energy_median_ape_pct{sfx}"] = float(np.nanmedian(_ape(ey, p)))
             res[f"mlperf_lobo_energy_spearman{sfx}"] = spearman(ey, p)
-        for n, (t, p) in ecals.items():
+        for n, (t, p, q) in ecals.items():
             res[f"mlperf_lobo_cal{n}_energy_median_ape_pct"] = float(np.median(_ape(t, p)))
+            res[f"energy_interval90_coverage_cal{n}"] = float(np.mean(np.abs(t - p) <= q))
         # A pair whose latency was measured: energy = that latency x the held-out board's predicted power.
         prows = power_rows(recs)
         pp = lobo_predictions(prows, lambda: power_model(board_key="device"), "power_mw")

@@ -174,6 +174,26 @@ def test_figures_that_are_not_cycles_per_clock_do_not_scale_with_the_clock():
     assert np.allclose(np.exp(m.predict_log(new)), [r["ram_kib"] for r in new], rtol=0.1)
 
 
+def test_a_device_with_records_gets_a_narrower_interval_that_holds():
+    # Mondrian intervals: a device's own records pin its offset, so its unmeasured pairs get the
+    # leave-pairs-out interval, a device nobody measured the leave-devices-out one.
+    from ranker.cost_model import HardwarePredictor
+
+    recs = records(noise=0.05, spread=0.5)
+    rows = [{k: v for k, v in dict(r, device=r["board"]).items() if not k.startswith("work_")} for r in recs]
+    work = {m: {f"work_{k}": v for k, v in w.items()} for m, w in MODELS.items()}
+    inside, ratios = [], []
+    for b in ("b1", "b4", "b7", "b10"):
+        held = next(r for r in rows if r["device"] == b and r["model"] == "a")
+        predictor = HardwarePredictor([r for r in rows if r is not held], work)
+        known = predictor.predict([dict(held, latency_ms=None)], "latency_ms")[0]
+        new = predictor.predict([dict(held, device="nobody", latency_ms=None)], "latency_ms")[0]
+        inside.append(known[1] <= held["latency_ms"] <= known[2])
+        ratios.append((known[2] / known[1]) / (new[2] / new[1]))
+        assert "on a device with records" in known[3]
+    assert all(inside) and max(ratios) < 0.8
+
+
 def test_conformal_quantile_and_interval_coverage():
     assert conformal_quantile(np.arange(1, 10), 0.9) == 9  # ceil(10 * 0.9) = 9th smallest
     assert conformal_quantile([1.0, 2.0], 0.9) == math.inf  # too few residuals for 90 %
