@@ -55,7 +55,8 @@ from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_f
 
 __all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "power_model", "power_rows", "conformal_quantile",
            "work_fields", "lobo_predictions", "fit_with_interval", "heldout_residuals", "measured_device_quantiles",
-           "graph_work", "store_work", "HardwarePredictor", "hardware_predictor", "predict_pairs"]
+           "one_record_residuals", "graph_work", "store_work", "HardwarePredictor", "hardware_predictor",
+           "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
 WORK_CLASSES = ("conv", "depthwise", "dense", "other")
@@ -451,15 +452,45 @@ def fit_with_interval(make, records: Sequence[Mapping], target: str, group: str 
     return make().fit(records), conformal_quantile(np.abs(r), coverage)
 
 
+def one_record_residuals(make, records: Sequence[Mapping], target: str, group: str = "board",
+                         folds: int = 5) -> np.ndarray:
+    """Log residuals of a device that has one record of its own: the devices (``group`` values)
+    are dealt into ``folds`` folds; a fold's devices keep one random record each in training and
+    their other records are predicted by the fit."""
+    records = list(records)
+    scored = [r for r in records if finite_float(r.get(target)) > 0]
+    devices = sorted({str(r.get(group)) for r in scored})
+    rng = np.random.default_rng(0)
+    fold_of = {devices[j]: i % folds for i, j in enumerate(rng.permutation(len(devices)))}
+    resid = []
+    for f in range(min(folds, len(devices))):
+        mine: dict[str, list] = {}
+        for r in scored:
+            if fold_of[str(r.get(group))] == f:
+                mine.setdefault(str(r.get(group)), []).append(r)
+        kept = {id(rs[int(rng.integers(len(rs)))]) for rs in mine.values()}
+        test = [r for rs in mine.values() for r in rs if id(r) not in kept]
+        if not test:
+            continue
+        try:
+            m = make().fit([r for r in records if fold_of.get(str(r.get(group))) != f or id(r) in kept])
+        except ValueError:
+            continue
+        resid += list(np.log([finite_float(r[target]) for r in test]) - m.predict_log(test))
+    return np.array(resid)
+
+
 def measured_device_quantiles(make, records: Sequence[Mapping], target: str, group: str = "board",
-                              folds: int = 5, coverage: float = 0.9) -> tuple[float, float]:
-    """Log half-widths of the 90 % split-conformal intervals on a board that has records of its
-    own (its offset is known): (a model measured on other boards: (board, model) pairs held out,
-    a model measured nowhere: whole models held out).  A board nobody measured: fit_with_interval."""
+                              folds: int = 5, coverage: float = 0.9) -> tuple[float, float, float]:
+    """Log half-widths of the 90 % split-conformal intervals on a device that has records of its
+    own (its offset is known, the better the more records): (one record, a model measured on
+    other devices; two or more records, the same: (device, model) pairs held out; a model
+    measured nowhere: whole models held out).  A device nobody measured: fit_with_interval."""
+    one = one_record_residuals(make, records, target, group, folds)
     pair, _ = heldout_residuals(make, records, target, lambda x: (str(x.get(group)), str(x.get("model"))),
                                 folds, shuffle=True)
     model, _ = heldout_residuals(make, records, target, lambda x: str(x.get("model")), folds, shuffle=True)
-    return conformal_quantile(np.abs(pair), coverage), conformal_quantile(np.abs(model), coverage)
+    return tuple(conformal_quantile(np.abs(r), coverage) for r in (one, pair, model))
 
 
 def lobo_predictions(records: Sequence[Mapping], make, target: str = "latency_ms") -> np.ndarray:
@@ -578,14 +609,19 @@ class HardwarePredictor:
                     # A device with records of its own knows its offset: narrower intervals, one for a
                     # model measured elsewhere, one for a model measured nowhere (the metadata regressor
                     # answers measured pairs with their records: one interval).
-                    q_pair, q_new = measured_device_quantiles(make, usable, target) \
-                        if with_work or target == "power_mw" else (q, q)
-                    q_pair, q_new = min(q_pair, q), min(q_new, q)
-                    if q_pair < q:
-                        how += (f"; on a device with records: x/÷ {math.exp(q_pair):.2f} for a model measured "
-                                f"elsewhere, x/÷ {math.exp(q_new):.2f} for one measured nowhere (leave-pairs-out, "
-                                f"leave-models-out)")
-                    fit = (model, q, how, q_pair, q_new, {r["board"] for r in measured}, {r["model"] for r in measured})
+                    bands = measured_device_quantiles(make, usable, target) \
+                        if with_work or target == "power_mw" else (q, q, q)
+                    q_one, q_pair, q_new = (min(b, q) for b in bands)
+                    if min(bands) < q:
+                        how += (f"; on a device with records: x/÷ {math.exp(q_one):.2f} (one record) or "
+                                f"{math.exp(q_pair):.2f} (more)")
+                        if target != "power_mw":  # a board's power does not depend on the model
+                            how += (f" for a model measured elsewhere, x/÷ {math.exp(q_new):.2f} for one "
+                                    "measured nowhere")
+                    counts: dict[str, int] = {}
+                    for r in measured:
+                        counts[r["board"]] = counts.get(r["board"], 0) + 1
+                    fit = (model, q, how, (q_one, q_pair, q_new), counts, {r["model"] for r in measured})
                 except ValueError:  # too few records for the cost model (it needs three)
                     fit = None
             if fit is None and with_work:  # too few boards measured models with files: the metadata regressor
@@ -613,11 +649,14 @@ class HardwarePredictor:
             fit = (self._fit("power_mw", False) if k == 2 else self._fit(target, bool(k))) if idx else None
             if fit is None:
                 continue
-            model, q, how, q_pair, q_new, seen_devices, seen_models = fit
+            model, q, how, (q_one, q_pair, q_new), counts, seen_models = fit
             qs: float | np.ndarray = q
-            if q_pair < q or q_new < q:
-                qs = np.array([q if devices[i] not in seen_devices else q_pair if models[i] in seen_models or k == 2
-                               else q_new for i in idx])
+            if min(q_one, q_pair, q_new) < q:
+                def band(i):  # the device's own records: none, one, more; the model measured elsewhere or not
+                    n = counts.get(devices[i], 0)
+                    known = q_one if n == 1 else q_pair
+                    return q if n == 0 else known if models[i] in seen_models or k == 2 else max(known, q_new)
+                qs = np.array([band(i) for i in idx])
             if cols is not None and k == 0:  # the metadata regressor reads the columns as they are
                 batch = cols if len(idx) == len(models) else {f: [v[i] for i in idx] for f, v in cols.items()}
             else:

@@ -409,7 +409,7 @@ def _lobo_with_calibration(records: list[dict], make, target: str = "latency_ms"
     on every record of the store), with the log half-width of the product's 90 % interval for a
     device with records (leave-pairs-out on the training boards): (true, predicted, half-width).
     A device is one submission (board + software stack + round)."""
-    from .cost_model import conformal_quantile, heldout_residuals
+    from .cost_model import conformal_quantile, heldout_residuals, one_record_residuals
 
     rng = np.random.default_rng(0)
     pred0 = np.full(len(records), np.nan)
@@ -421,9 +421,10 @@ def _lobo_with_calibration(records: list[dict], make, target: str = "latency_ms"
             continue
         pred0[idx] = make().fit(train).predict_log([records[i] for i in idx])
         # The interval the product gives a device with records of its own (the test records'
-        # models are measured on other boards), from the training boards alone.
-        res, _ = heldout_residuals(make, train, target, lambda r: (r["device"], r["model"]), 5, shuffle=True)
-        q = conformal_quantile(np.abs(res))
+        # models are measured on other boards), from the training boards alone: one record, or more.
+        pairs, _ = heldout_residuals(make, train, target, lambda r: (r["device"], r["model"]), 5, shuffle=True)
+        q = {1: conformal_quantile(np.abs(one_record_residuals(make, train, target, "device"))),
+             "more": conformal_quantile(np.abs(pairs))}
         for dev in sorted({records[i]["device"] for i in idx}):
             test = [records[i] for i in idx if records[i]["device"] == dev]
             for n in n_cals:
@@ -433,7 +434,7 @@ def _lobo_with_calibration(records: list[dict], make, target: str = "latency_ms"
                 rest = [test[i] for i in range(len(test)) if i not in pick]
                 cal[n][1].extend(make().fit(train + [test[i] for i in pick]).predict_log(rest))
                 cal[n][0].extend(np.log([r[target] for r in rest]))
-                cal[n][2].extend([q] * len(rest))
+                cal[n][2].extend([q.get(n, q["more"])] * len(rest))
     return pred0, {n: tuple(map(np.array, c)) for n, c in cal.items()}
 
 
