@@ -407,7 +407,8 @@ def _lobo_with_calibration(records: list[dict], make, target: str = "latency_ms"
     its records (seeded random choice) joined the training records and the model was refitted:
     what the product does when a user imports n records of a new board (HardwarePredictor fits
     on every record of the store), with the log half-width of the product's 90 % interval for a
-    device with records (leave-pairs-out on the training boards): (true, predicted, half-width).
+    device with records (one-record or leave-pairs-out residuals of the training boards): (true,
+    predicted, half-width).
     A device is one submission (board + software stack + round)."""
     from .cost_model import conformal_quantile, heldout_residuals, one_record_residuals
 
