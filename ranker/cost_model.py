@@ -54,7 +54,8 @@ from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_f
                        runtime_family)
 
 __all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "power_model", "power_rows", "conformal_quantile",
-           "work_fields", "lobo_predictions", "fit_with_interval", "heldout_residuals", "measured_device_quantiles",
+           "work_fields", "lobo_predictions", "fit_with_interval", "heldout_predictions", "heldout_residuals",
+           "measured_device_quantiles",
            "one_record_residuals", "graph_work", "store_work", "HardwarePredictor", "hardware_predictor",
            "predict_pairs"]
 
@@ -105,12 +106,10 @@ class CostModel:
     def __init__(self, target: str = "latency_ms", *, work: bool = True, log_fields: Sequence[str] = (),
                  board_fields: Sequence[str] = ("clock_mhz",), model_effect: bool = False,
                  residual: str | None = None, slopes: bool = True, ridge: float = 1.0,
-                 board_key: str = "board", em_steps: int = 4, robust: float | None = None, seed: int = 0,
-                 per_clock: bool = True):
+                 board_key: str = "board", em_steps: int = 4, seed: int = 0, per_clock: bool = True):
         self.target, self.work, self.log_fields = target, work, tuple(log_fields)
         self.board_fields, self.model_effect, self.residual = tuple(board_fields), model_effect, residual
         self.slopes, self.ridge, self.board_key, self.em_steps, self.seed = slopes, ridge, board_key, em_steps, seed
-        self.robust = robust  # Huber's c in noise sds (reweighted between EM steps); None: plain least squares
         # cycles / clock: latency and energy are; RAM and power are not (the clock is then a spec like any other)
         self.per_clock = per_clock
 
@@ -225,7 +224,7 @@ class CostModel:
             pred = lt - lclock + X @ p[at["phi"]] + F @ p[at["beta"]] + p[at["b"]][bidx] + onehot @ p[at["c"]]
             if nm:
                 pred = pred + p[at["gamma"]][midx]
-            return np.concatenate([lam["w"] * (pred - y), lam["d"] * p[at["deltas"]], lam["c"] * p[at["c"]],
+            return np.concatenate([pred - y, lam["d"] * p[at["deltas"]], lam["c"] * p[at["c"]],
                                    sq * p[at["gamma"]],
                                    sq * p[at["beta"]],
                                    # theta of a class no training model uses stays near the start
@@ -272,7 +271,7 @@ class CostModel:
             from scipy.sparse import csr_matrix
 
             _, sh = shares(p)
-            vals = np.concatenate([np.tile(sh, (1, n_sh)), fixed], axis=1) * lam["w"][:, None]
+            vals = np.concatenate([np.tile(sh, (1, n_sh)), fixed], axis=1)
             return csr_matrix((np.concatenate([vals.ravel(), lam["diag"], lam["t"] * centre.ravel()]),
                                (np.concatenate([jrows, t_rows.ravel()]), np.concatenate([cols, t_cols.ravel()]))),
                               shape=(n + npen + len(mac), P))
@@ -284,11 +283,10 @@ class CostModel:
         lv_of = np.repeat(np.arange(4), np.diff(offs))  # the category of each level
         p = np.concatenate([np.full(K, start), np.zeros(P - K)])
         counts = np.bincount(bidx, minlength=nb).astype(float)
-        w = np.ones(n)
         for step in range(max(self.em_steps, 1)):
             ld = np.sqrt(var["s"] / var["d"])[lv_of]
             lam = {"d": np.repeat(ld, K), "c": np.sqrt(var["s"] / var["c"])[lv_of],
-                   "b": math.sqrt(var["s"] / var["b"]), "u": math.sqrt(var["s"] / var["u"]), "w": np.sqrt(w)}
+                   "b": math.sqrt(var["s"] / var["b"]), "u": math.sqrt(var["s"] / var["u"])}
             lam["t"] = math.sqrt(var["s"]) / THETA_SD
             lam["diag"] = np.concatenate([lam["d"], lam["c"], np.full(nm + nf, sq), np.full(K, 1e-3),
                                           np.full(nb, lam["b"]), np.full(nu, lam["u"])])
@@ -299,9 +297,7 @@ class CostModel:
             except (np.linalg.LinAlgError, ValueError) as exc:
                 raise ValueError(f"the {self.target} cost model did not converge on these records ({exc})") from exc
             p = sol.x
-            r = sol.fun[:n] / lam["w"]
-            if self.robust:  # Huber weights for the next step: a wild board pulls the shared figures less
-                w = np.minimum(1.0, self.robust * math.sqrt(var["s"]) / np.maximum(np.abs(r), 1e-12))
+            r = sol.fun[:n]
             _, sh = shares(p)
             vb = var["s"] / (counts + lam["b"] ** 2)
             var_s = (r @ r + counts @ vb) / n
@@ -415,27 +411,38 @@ class EnergyModel:
         return self.latency.predict_log(rows) + self.power.predict_log(rows) if rows else np.zeros(0)
 
 
-def heldout_residuals(make, records: Sequence[Mapping], target: str, key, folds: int = 10,
-                      shuffle: bool = False) -> tuple[np.ndarray, list]:
-    """(log residuals, their groups) of the records with a ``target``, each predicted by ``make()``
-    fitted on the other folds: the groups (``key(record)``: a board, a (board, model) pair, a
-    model) are dealt into ``folds`` folds (sorted, or shuffled with a fixed seed).  Every record
-    trains, a target or not (EnergyModel's latency part uses the records without an energy)."""
+def heldout_predictions(make, records: Sequence[Mapping], target: str, key, folds: int | None = None,
+                        shuffle: bool = False) -> np.ndarray:
+    """Log predictions of ``target`` for the records that have one (NaN elsewhere and where a
+    fold's fit failed), each by ``make()`` fitted on the other folds: the groups (``key(record)``:
+    a board, a (board, model) pair, a model) are dealt into ``folds`` folds (None: one per group;
+    sorted, or shuffled with a fixed seed).  Every record trains, a target or not (EnergyModel's
+    latency part uses the records without an energy)."""
     records = list(records)
     keys = sorted({key(r) for r in records if finite_float(r.get(target)) > 0})
     if shuffle:
         keys = [keys[j] for j in np.random.default_rng(0).permutation(len(keys))]
+    folds = folds or len(keys)
     fold_of = {k: i % folds for i, k in enumerate(keys)}
-    resid, groups = [], []
+    out = np.full(len(records), np.nan)
     for f in range(min(folds, len(keys))):
-        test = [r for r in records if fold_of.get(key(r)) == f and finite_float(r.get(target)) > 0]
+        idx = [i for i, r in enumerate(records) if fold_of.get(key(r)) == f and finite_float(r.get(target)) > 0]
         try:
             m = make().fit([r for r in records if fold_of.get(key(r)) != f])
         except ValueError:
             continue
-        resid += list(np.log([finite_float(r[target]) for r in test]) - m.predict_log(test))
-        groups += [key(r) for r in test]
-    return np.array(resid), groups
+        out[idx] = m.predict_log([records[i] for i in idx])
+    return out
+
+
+def heldout_residuals(make, records: Sequence[Mapping], target: str, key, folds: int | None = None,
+                      shuffle: bool = False) -> tuple[np.ndarray, list]:
+    """(log residuals, their groups) of heldout_predictions, where it predicted."""
+    records = list(records)
+    pred = heldout_predictions(make, records, target, key, folds, shuffle)
+    ok = np.isfinite(pred)
+    y = np.log([finite_float(r.get(target)) if o else 1.0 for r, o in zip(records, ok)])
+    return (y - pred)[ok], [key(r) for r, o in zip(records, ok) if o]
 
 
 def fit_with_interval(make, records: Sequence[Mapping], target: str, group: str = "board",
@@ -496,19 +503,7 @@ def measured_device_quantiles(make, records: Sequence[Mapping], target: str, gro
 def lobo_predictions(records: Sequence[Mapping], make, target: str = "latency_ms") -> np.ndarray:
     """Leave-one-board-out log predictions of ``target`` (NaN where a board's fit failed or a
     record has no ``target``): each board's records predicted by ``make()`` fitted on every other board."""
-    records = list(records)
-    out = np.full(len(records), np.nan)
-    for b in sorted({str(r.get("board")) for r in records}):
-        train = [r for r in records if str(r.get("board")) != b]
-        idx = [i for i, r in enumerate(records) if str(r.get("board")) == b and finite_float(r.get(target)) > 0]
-        if not idx:
-            continue
-        try:
-            m = make().fit(train)
-        except ValueError:
-            continue
-        out[idx] = m.predict_log([records[i] for i in idx])
-    return out
+    return heldout_predictions(make, records, target, lambda r: str(r.get("board")))
 
 
 # ---------------------------------------------------------------------------

@@ -442,11 +442,9 @@ def _lobo_with_calibration(records: list[dict], make, target: str = "latency_ms"
 def _lomo_predictions(records: list[dict], make, target: str = "latency_ms") -> np.ndarray:
     """Leave-one-model-out log predictions: each task's model (int8 and float files together)
     predicted by a fit on the other tasks' records, every board seen: a new model file."""
-    out = np.full(len(records), np.nan)
-    for task in sorted({r["task"] for r in records}):
-        idx = [i for i, r in enumerate(records) if r["task"] == task]
-        out[idx] = make().fit([r for r in records if r["task"] != task]).predict_log([records[i] for i in idx])
-    return out
+    from .cost_model import heldout_predictions
+
+    return heldout_predictions(make, records, target, lambda r: r["task"])
 
 
 def evaluate_hardware_prediction(data_dir: Path) -> dict[str, float]:
