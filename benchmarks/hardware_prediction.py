@@ -12,7 +12,9 @@ leave-one-model-out (`mlperf_lomo_`); the empirical coverage and median width of
 of its own, the product's leave-pairs-out interval); energy as latency x power (ranker.cost_model.EnergyModel, the
 product's), beside energy fitted directly (`_cost_direct`) and today's regressor, and from a
 measured latency x the predicted power (`energy_from_measured_latency`); STM32 RAM
-beside the runtime's own activation buffer taken as the RAM figure (`_arena_only`).
+beside the runtime's own activation buffer taken as the RAM figure (`_arena_only`); X-CUBE-AI's RAM
+from the file (`xcubeai_ram_`: the product's peak activations x a learned ratio, leave one
+architecture out, beside the peak activations and the TFLM arena as they are).
 Without the shared data it says why on stderr and exits 0 (skip).
 """
 import argparse

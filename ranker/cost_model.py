@@ -39,6 +39,7 @@ benchmarks/hardware_prediction.py; the default was fixed before measuring.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import math
 import os
@@ -56,7 +57,7 @@ from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_f
 __all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "power_model", "power_rows", "conformal_quantile",
            "work_fields", "lobo_predictions", "fit_with_interval", "heldout_predictions", "heldout_residuals",
            "measured_device_quantiles",
-           "one_record_residuals", "graph_work", "store_work", "HardwarePredictor", "hardware_predictor",
+           "one_record_residuals", "RuntimeRam", "runtime_ram", "graph_work", "store_work", "HardwarePredictor", "hardware_predictor",
            "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
@@ -507,6 +508,58 @@ def lobo_predictions(records: Sequence[Mapping], make, target: str = "latency_ms
 
 
 # ---------------------------------------------------------------------------
+# RAM on runtimes that plan their own buffers (X-CUBE-AI / ST Edge AI)
+# ---------------------------------------------------------------------------
+RUNTIME_RAM_DATA = Path(__file__).resolve().parent / "data" / "runtime_ram.csv"
+
+
+class RuntimeRam:
+    """The RAM a runtime other than TFLM needs for a model, from its file: log RAM = log(the file's
+    ``field`` bytes) + c, c per runtime family the mean log ratio of the rows where that runtime's
+    RAM was measured for a model whose file we have (ranker/data/runtime_ram.csv: X-CUBE-AI and
+    ST Edge AI figures of the STM32 zoo, matched to files by architecture; ranker.evaluation.
+    runtime_ram_rows).  The 90 % interval is a normal-theory prediction interval (Student t on the
+    log ratios): a split-conformal 90 % band needs at least nine pairs, the table has six."""
+
+    def __init__(self, rows: Iterable[Mapping], field: str = "peak_activation_bytes", coverage: float = 0.9):
+        from scipy.stats import t
+
+        ratios: dict[str, list[float]] = {}
+        for r in rows:
+            x, y = finite_float(r.get(field)), finite_float(r.get("ram_kib")) * 1024
+            if x > 0 and y > 0:
+                ratios.setdefault(runtime_family(r.get("runtime")), []).append(math.log(y / x))
+        self.field, self.coverage = field, coverage
+        self.fits: dict[str, tuple[float, float, int]] = {}
+        for family, v in ratios.items():
+            if len(v) >= 2:
+                a = np.array(v)
+                q = t.ppf((1 + coverage) / 2, len(a) - 1) * a.std(ddof=1) * math.sqrt(1 + 1 / len(a))
+                self.fits[family] = (float(a.mean()), float(q), len(a))
+
+    def predict(self, runtime: str | None, file_bytes: float) -> tuple[float, float, float, str] | None:
+        """(RAM bytes, low, high, how) on ``runtime`` (its name or label); None for a runtime
+        without measured pairs or a file without the figure."""
+        fit = self.fits.get(runtime_family(runtime))
+        if fit is None or not file_bytes > 0:
+            return None
+        c, q, n = fit
+        value = file_bytes * math.exp(c)
+        what = "peak activation bytes" if self.field == "peak_activation_bytes" else self.field
+        how = (f"ram_bytes on {runtime} = the file's {what} x {math.exp(c):.2f}, the mean ratio of {n} figures "
+               f"that runtime measured for models whose files we have (STM32 model zoo); 90 % interval = "
+               f"prediction x/÷ {math.exp(q):.2f} (Student t on the log ratios)")
+        return value, value / math.exp(q), value * math.exp(q), how
+
+
+@lru_cache(maxsize=1)
+def runtime_ram() -> RuntimeRam:
+    """RuntimeRam fitted on the shipped table (what predict_pairs uses)."""
+    with open(RUNTIME_RAM_DATA, newline="", encoding="utf-8") as fh:
+        return RuntimeRam(list(csv.DictReader(fh)))
+
+
+# ---------------------------------------------------------------------------
 # The product: figures for (model, device) pairs of a store
 # ---------------------------------------------------------------------------
 _WORK_QUERY = """PREFIX ar: <https://w3id.org/arachne#>
@@ -747,9 +800,10 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     records = [r for r in graph_facts.benchmark_records(store) if r["model"] == model]
     predictor = hardware_predictor(store)  # what recommend predicts with, fitted once per write
     # The runtime the feasibility check finds on each device, as recommend predicts with it.
-    rows = [graph_facts.prediction_row(facts, devs.get(dev) or {"device": dev},
-                                       graph_facts.runtime_for(facts, graph_facts.device_runtimes(store, dev)))
-            for dev in devices]
+    runtimes = [graph_facts.runtime_text(graph_facts.runtime_for(facts, graph_facts.device_runtimes(store, dev)))
+                for dev in devices]
+    rows = [graph_facts.prediction_row(facts, devs.get(dev) or {"device": dev}) | {"runtime": rt}
+            for dev, rt in zip(devices, runtimes)]
     by_device = {dev: [r for r in records if r["device"] == dev] for dev in devices}
     latency = [float(np.median(v)) if (v := [r["latency_ms"] for r in by_device[dev] if r.get("latency_ms")])
                else math.nan for dev in devices]  # a measured latency makes energy = it x the board's power
@@ -767,9 +821,18 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
                 notes[p[3]] = None
         for target, key, file_key in (("ram_bytes", "ram_bytes", "arena_bytes"), ("flash_bytes", "flash_bytes", "model_bytes")):
             vals = [r[key] for r in meas if r.get(key)]
+            # RAM on a runtime that plans its own buffers: mapped from the file's activations.
+            mapped = runtime_ram().predict(runtimes[i], finite_float(facts.get("peak_activation_bytes"))) \
+                if target == "ram_bytes" and not vals else None
             if vals:
                 pair[target] = _figure(float(np.median(vals)), "measured", unit="byte")
+            elif mapped is not None:
+                pair[target] = _figure(mapped[0], "predicted", mapped[1], mapped[2], "byte")
+                notes[mapped[3]] = None
             elif finite_float(facts.get(file_key)) > 0:
+                if target == "ram_bytes" and runtime_family(runtimes[i]) not in ("tflm", "unknown"):
+                    notes[f"ram_bytes from the file is TFLM's tensor arena; {runtimes[i]} may need more or "
+                          "less (no figures of that runtime to learn from)"] = None
                 pair[target] = _figure(float(facts[file_key]), "from the file", unit="byte")
             else:
                 pair[target] = None

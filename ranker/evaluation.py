@@ -580,6 +580,91 @@ def evaluate_stm32_hardware(data_dir: Path) -> dict[str, float]:
     res["stm32_ram_spearman_arena_only"] = spearman(ry, arena)
     res["stm32_ram_median_ape_pct_arena_only"] = float(np.median(_ape(ry, arena)))
     res["stm32_hw_rows"] = float(len(rows))
+    log("hardware: X-CUBE-AI RAM from the file, leave one architecture out")
+    res.update(evaluate_runtime_ram(runtime_ram_rows(data_dir)))
+    return res
+
+
+# ---------------------------------------------------------------------------
+# RAM on X-CUBE-AI / ST Edge AI from the model file (item 6 of the hardware issue)
+# ---------------------------------------------------------------------------
+# STM32 zoo models whose architecture and input shape are those of a file in ../shared: their
+# X-CUBE-AI RAM figures pair with the file's own activations.  The zoo's weights (KiB) equal the
+# file's to the classifier head (which the weight-match figure checks); activations do not depend
+# on the trained weights.
+RUNTIME_RAM_MATCHES = {
+    "resnet_v1_8_32_tfs": "mlperf-tiny-models/pretrainedResnet_quant.tflite",
+    "resnet8_32_tfs": "mlperf-tiny-models/pretrainedResnet_quant.tflite",
+    "mobilenet_v1_0.25_96_fft": "mlperf-tiny-models/vww_96_int8.tflite",
+    "mobilenetv1_a025_96_fft": "mlperf-tiny-models/vww_96_int8.tflite",
+    "mobilenet_v1_0.25_96_grayscale_tfs": "tinyml-models/Person_Detection.tflite",
+    "mobilenetv1_a025_96_grayscale_tfs": "tinyml-models/Person_Detection.tflite",
+}
+RUNTIME_RAM_COLUMNS = ("runtime", "zoo_model_id", "zoo_release", "board", "activation_ram_kib", "ram_kib",
+                       "zoo_weights_kib", "reference_file", "weight_bytes", "peak_activation_bytes", "arena_bytes",
+                       "source_path")
+
+
+def runtime_ram_rows(data_dir: Path) -> list[dict[str, str]]:
+    """The STM32 zoo's int8 MCU rows of RUNTIME_RAM_MATCHES beside their matched file's weight,
+    peak-activation and TFLM-arena bytes (blank where TFLM refuses the file): what
+    ranker/data/runtime_ram.csv ships (tests/ranker/test_runtime_ram.py checks they agree)."""
+    from kg.tflite_model import read_tflite
+
+    files: dict[str, object] = {}
+    out = []
+    for r in read_csv(Path(data_dir) / "benchmarks" / "stm32_footprints.csv"):
+        ref = RUNTIME_RAM_MATCHES.get(r["model_id"])
+        if ref is None or r["format"] != "int8" or r["table_kind"] != "mcu" or not _f(r["total_ram_kib"]) > 0:
+            continue
+        if ref not in files:
+            path = Path(data_dir) / ref
+            files[ref] = read_tflite(path.read_bytes(), path.name)
+        f = files[ref]
+        tool = (f"X-CUBE-AI {r['stm32cube_ai_version']}" if r["stm32cube_ai_version"]
+                else f"STEdgeAI Core {r['stedgeai_core_version']}")
+        out.append({"runtime": tool, "zoo_model_id": r["model_id"], "zoo_release": r["zoo_release"],
+                    "board": r["board_canonical"], "activation_ram_kib": r["activation_ram_kib"],
+                    "ram_kib": r["total_ram_kib"], "zoo_weights_kib": r["weights_flash_kib"], "reference_file": ref,
+                    "weight_bytes": str(sum(o.weight_bytes for o in f.operators)),
+                    "peak_activation_bytes": str(f.peak_activation_bytes),
+                    "arena_bytes": str(f.arena_bytes or ""), "source_path": r["source_path"]})
+    return out
+
+
+def evaluate_runtime_ram(rows: Sequence[Mapping[str, str]]) -> dict[str, float]:
+    """X-CUBE-AI's RAM (activations + runtime) from the file, leave one architecture out: the
+    product's mapping (peak activation x the learned ratio, ranker.cost_model.RuntimeRam) beside
+    the peak activation and TFLM's arena taken as they are, and the arena x a learned ratio."""
+    from .cost_model import RuntimeRam
+
+    res: dict[str, float] = {}
+    ram = np.array([_f(r["ram_kib"]) * 1024 for r in rows])
+    arch = np.array([r["reference_file"] for r in rows])
+    pred = {k: np.full(len(rows), np.nan) for k in ("", "_arena_ratio")}
+    low, high = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    for a in sorted(set(arch)):
+        train = [r for r, x in zip(rows, arch) if x != a]
+        for sfx, field in (("", "peak_activation_bytes"), ("_arena_ratio", "arena_bytes")):
+            m = RuntimeRam(train, field)
+            for i in np.flatnonzero(arch == a):
+                got = m.predict(rows[i]["runtime"], _f(rows[i][field]))
+                if got is not None:
+                    pred[sfx][i] = got[0]
+                    if not sfx:
+                        low[i], high[i] = got[1], got[2]
+    pred["_peak_only"] = np.array([_f(r["peak_activation_bytes"]) for r in rows])
+    pred["_arena_only"] = np.array([_f(r["arena_bytes"]) for r in rows])
+    for sfx, p in pred.items():
+        ok = np.isfinite(p) & (p > 0)
+        res[f"xcubeai_ram_from_file_median_ape_pct{sfx}"] = float(np.median(np.abs(p[ok] / ram[ok] - 1) * 100))
+        res[f"xcubeai_ram_from_file_rows{sfx}"] = float(ok.sum())
+    ok = np.isfinite(low)
+    res["xcubeai_ram_interval90_coverage"] = float(np.mean((low[ok] <= ram[ok]) & (ram[ok] <= high[ok])))
+    res["xcubeai_ram_interval90_median_width_pct"] = float(np.median((high[ok] - low[ok]) / pred[""][ok] * 100))
+    res["xcubeai_ram_architectures"] = float(len(set(arch)))
+    res["xcubeai_ram_weight_match_max_pct"] = float(max(
+        abs(_f(r["weight_bytes"]) / (_f(r["zoo_weights_kib"]) * 1024) - 1) * 100 for r in rows))
     return res
 
 

@@ -45,7 +45,8 @@ _ACCURACY_NAMES = ("top1", "acc", "auc", "map", "f1")
 _NAMESPACES = {"ar": "https://w3id.org/arachne#", "schema": "https://schema.org/",
                "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#"}
 _MODEL_PROPERTIES = {"schema:name": "name", "ar:macs": "macs", "ar:parameterCount": "params",
-                     "ar:arenaBytes": "arena_bytes", "ar:modelBytes": "model_bytes", "ar:hasFormat": "format",
+                     "ar:arenaBytes": "arena_bytes",
+                     "ar:peakActivationBytes": "peak_activation_bytes", "ar:modelBytes": "model_bytes", "ar:hasFormat": "format",
                      "ar:hasQuantization": "quantization", "ar:sourceFile": "source_file", "schema:sha256": "sha256",
                      "ar:family": "family", "ar:performsTask": "task", "ar:trainedOn": "dataset",
                      "ar:usesOperator": "operators", "ar:hasModality": "modalities", "rdf:type": None}
@@ -344,7 +345,8 @@ def models_of(store, task: str | None = None, modality: str | None = None) -> li
 
 
 # The numbers of a model the table holds as columns (what ranking and prediction read).
-TABLE_NUMBERS = ("macs", "params", "input_size", "model_bytes", "arena_bytes", "frac_conv", "frac_dwconv", "frac_dense")
+TABLE_NUMBERS = ("macs", "params", "input_size", "model_bytes", "arena_bytes", "peak_activation_bytes", "frac_conv",
+                 "frac_dwconv", "frac_dense")
 
 
 @dataclass

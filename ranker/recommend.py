@@ -26,7 +26,9 @@
      of the graph (what `arachne predict` says; ranker.cost_model.hardware_predictor caches it
      per content hash of what it is fitted on, in this process and on disk);
    * RAM headroom: (device RAM - need) / device RAM, need = RAM measured on this device,
-     else the tensor arena (the feasibility check's figure).
+     else on ST Edge AI the file's peak activations x the ratio learned from the STM32 zoo
+     (ranker.cost_model.runtime_ram, what `predict` says), else the tensor arena (the
+     feasibility check's figure).
 4. Task fitness signals: `accuracy`; with `data` (an .npz with X (n, ...) float32 inputs in
    the model's input space and y labels) each candidate's .tflite runs on the host
    (ranker.tflm_forward): `logme` on its penultimate features, `leep` and `nce` on its
@@ -60,7 +62,7 @@ from kg.feasibility import Request, check_pairs, fast_outcomes, feasible_models
 from kg.vocab import MODALITY_TERMS
 
 from . import graph_facts, graph_rankers
-from .cost_model import hardware_predictor
+from .cost_model import hardware_predictor, runtime_ram
 from .graph_facts import _num
 from .aggregation import (AggregationResult, borda, copeland, copeland_top, explain, lexicographic,
                           reciprocal_rank_fusion, weighted_sum)
@@ -296,20 +298,40 @@ def _excluded(checks) -> list[Excluded]:
     return [Excluded(c.model, c.name, list(c.why_not), list(c.warnings), c.outcome) for c in checks]
 
 
-def _predict(store, device: dict, table, rows: np.ndarray, arena: np.ndarray, model_bytes: np.ndarray,
-             latency: np.ndarray) -> dict:
-    """{target: [(value, low, high, how) or None per row]} of the hardware predictor, for the
-    models `rows` (of graph_facts.model_table) on `device`, in the runtime the full check finds;
-    a row's measured ``latency`` (NaN: none) gives its energy with the board's power."""
+def _runtimes(store, device: dict, table, rows: np.ndarray) -> list[str | None]:
+    """The runtime (IRI) the full check finds for each of the models `rows` on `device`."""
     runtimes = graph_facts.device_runtimes(store, device["device"])
     found: dict[int, str | None] = {}  # the runtime depends on formats and operators only: few distinct ones
     for code in np.unique(table.need[rows]).tolist():
         formats, operators = table.needs[code]
         found[code] = graph_facts.runtime_for({"formats": formats, "operators": operators}, runtimes)
+    return [found[c] for c in table.need[rows].tolist()]
+
+
+def _predict(store, device: dict, table, rows: np.ndarray, runtimes: list[str | None], arena: np.ndarray,
+             model_bytes: np.ndarray, latency: np.ndarray) -> dict:
+    """{target: [(value, low, high, how) or None per row]} of the hardware predictor, for the
+    models `rows` (of graph_facts.model_table) on `device`, in their `runtimes`; a row's
+    measured ``latency`` (NaN: none) gives its energy with the board's power."""
     predictor = hardware_predictor(store)
-    batch = graph_facts.prediction_columns(table, rows, device, [found[c] for c in table.need[rows].tolist()],
-                                           arena, model_bytes)
+    batch = graph_facts.prediction_columns(table, rows, device, runtimes, arena, model_bytes)
     return {t: predictor.predict(batch, t, measured_latency=latency) for t in predictor.TARGETS}
+
+
+def _mapped_ram(table, rows: np.ndarray, runtimes: list[str | None]) -> tuple[np.ndarray, list[str]]:
+    """RAM of the models `rows` on a runtime that plans its own buffers (ST Edge AI), as `predict`
+    maps it from the file's peak activations (NaN where no mapping applies), and how it was mapped."""
+    mapping = runtime_ram()
+    out, how = np.full(len(rows), np.nan), {}
+    peak = table.numbers["peak_activation_bytes"][rows]
+    texts = [graph_facts.runtime_text(rt) for rt in runtimes]
+    for text in set(texts):
+        at = np.flatnonzero(np.array([t == text for t in texts]) & (peak > 0))
+        got = mapping.predict(text, 1.0) if at.size else None
+        if got is not None:  # the mapping is a ratio: one figure per runtime, times each file's peak
+            out[at] = peak[at] * got[0]
+            how[got[3]] = None
+    return out, list(how)
 
 
 def recommend(store, request: Request, method: str = "shadow", k: int = 10, data=None,
@@ -348,8 +370,9 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
         models = [c.model for c in feasible]
         excluded, n_excluded = (_excluded(infeasible) if why_not else []), len(infeasible)
         # What the ranking reads of each pair: the check's own figures.
-        need_ram, need_flash, latency, energy = (_floats([_num(c.facts.get(key)) for c in feasible])
-                                                 for key in ("needRam", "needFlash", "latency", "energy"))
+        need_ram, need_flash, latency, energy, measured_ram = (
+            _floats([_num(c.facts.get(key)) for c in feasible])
+            for key in ("needRam", "needFlash", "latency", "energy", "mram"))
         rows = table.rows(models)
     else:
         # Candidates from the requirement index; the full check only for the rows shown (and
@@ -366,13 +389,13 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
         # The full check's figures: the device's records, else the model's arena for RAM.
         rows = table.rows(models)
         need_ram = table.numbers["arena_bytes"][rows]
-        need_flash, latency, energy = (np.full(len(models), np.nan) for _ in range(3))
+        need_flash, latency, energy, measured_ram = (np.full(len(models), np.nan) for _ in range(4))
         position = {m: i for i, m in enumerate(models)}
         for m, got in graph_facts.pair_figures(store, request.device).items():
             i = position.get(m)
             if i is not None:
-                for column, key in ((need_ram, "mram"), (need_flash, "mflash"), (latency, "latency"),
-                                    (energy, "energy")):
+                for column, key in ((need_ram, "mram"), (measured_ram, "mram"), (need_flash, "mflash"),
+                                    (latency, "latency"), (energy, "energy")):
                     if _num(got.get(key)) is not None:
                         column[i] = _num(got[key])
     notes: list[str] = list(rankers.problems)
@@ -400,12 +423,16 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
     predicted: dict[str, tuple[list, np.ndarray]] = {}  # key -> (predictions, candidate -> its index there or -1)
     unmeasured = np.flatnonzero(np.isnan(latency) | np.isnan(energy))
     used: dict[str, None] = {}  # how the figures shown were predicted, once each
+    no_ram = np.flatnonzero(np.isnan(measured_ram))
+    wanted = np.union1d(unmeasured, no_ram)
+    runtime_of = dict(zip(wanted.tolist(), _runtimes(store, device, table, rows[wanted]))) if wanted.size else {}
     if unmeasured.size:
         # Benchmark-only models have no file facts: the feasibility check's needs stand in.
         def fallback(own, need):
             return np.where(np.isnan(own) | (own == 0), need, own)
         sub = rows[unmeasured]
-        preds = _predict(store, device, table, sub, fallback(table.numbers["arena_bytes"][sub], need_ram[unmeasured]),
+        preds = _predict(store, device, table, sub, [runtime_of[i] for i in unmeasured.tolist()],
+                         fallback(table.numbers["arena_bytes"][sub], need_ram[unmeasured]),
                          fallback(table.numbers["model_bytes"][sub], need_flash[unmeasured]), latency[unmeasured])
         for target, key in (("latency_ms", "latency"), ("energy_uj", "energy")):
             got = preds[target]
@@ -424,6 +451,11 @@ def recommend(store, request: Request, method: str = "shadow", k: int = 10, data
     notes.extend(used)
     if np.isnan(latency[unmeasured]).any():
         notes.append("no latency prediction: fewer than two devices with a measured latency")
+    if no_ram.size:  # RAM on ST Edge AI: the file's activations mapped, as `predict` says (not the TFLM arena)
+        mapped, how = _mapped_ram(table, rows[no_ram], [runtime_of[i] for i in no_ram.tolist()])
+        take = np.isfinite(mapped)
+        need_ram[no_ram[take]] = mapped[take]
+        notes.extend(how)
     ram = device.get("ram_bytes")
     headroom = (ram - need_ram) / ram if ram else np.full(n, np.nan)
 
