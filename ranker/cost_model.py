@@ -56,9 +56,8 @@ from .hardware import (MeasurementModel, accelerator_kind, core_family, finite_f
 
 __all__ = ["WORK_CLASSES", "CostModel", "EnergyModel", "power_model", "power_rows", "conformal_quantile",
            "work_fields", "lobo_predictions", "fit_with_interval", "heldout_predictions", "heldout_residuals",
-           "measured_device_quantiles",
-           "one_record_residuals", "RuntimeRam", "runtime_ram", "graph_work", "store_work", "HardwarePredictor", "hardware_predictor",
-           "predict_pairs"]
+           "measured_device_quantiles", "one_record_residuals", "RuntimeRam", "runtime_ram", "graph_work",
+           "store_work", "HardwarePredictor", "hardware_predictor", "predict_pairs"]
 
 # Work columns of a record: work_<class>; "overhead" (1 per inference) is added by the model.
 WORK_CLASSES = ("conv", "depthwise", "dense", "other")
@@ -790,7 +789,7 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     (IRIs), each with its provenance: "measured" (a benchmark record of the pair, median of
     repeats), "from the file" (flash = file size; RAM = the TFLM arena read at import) or
     "predicted" (HardwarePredictor, with its 90 % interval; an energy from the measured latency
-    where there is one).  What /predict returns."""
+    where there is one; RAM on ST Edge AI from the file's activations, RuntimeRam).  What /predict returns."""
     from . import graph_facts
 
     facts = graph_facts.model_facts(store, [model]).get(model)

@@ -18,7 +18,9 @@ Protocols (all seeded, nothing tuned on a held-out split):
   ``evaluate_hardware_prediction`` (benchmarks/hardware_prediction.py): the cost
   model on the records joined to their .tflite files beside today's regressor,
   with 0, 1 and 3 calibration records of the held-out submission, conformal
-  intervals, energy, and the STM32 zoo's latency and RAM.
+  intervals, energy, and the STM32 zoo's latency and RAM; X-CUBE-AI's RAM from the file
+  (``evaluate_runtime_ram``), leave one architecture out, on the zoo's rows whose architecture
+  matches a file in ../shared.
 * STM32 model zoo: per (task, dataset, metric, board) group with >= 3
   candidates, ground truth = Copeland over true accuracy, latency and RAM;
   leave-one-board-out, the held-out board's latency/RAM are predicted (headline:

@@ -45,8 +45,8 @@ _ACCURACY_NAMES = ("top1", "acc", "auc", "map", "f1")
 _NAMESPACES = {"ar": "https://w3id.org/arachne#", "schema": "https://schema.org/",
                "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#"}
 _MODEL_PROPERTIES = {"schema:name": "name", "ar:macs": "macs", "ar:parameterCount": "params",
-                     "ar:arenaBytes": "arena_bytes",
-                     "ar:peakActivationBytes": "peak_activation_bytes", "ar:modelBytes": "model_bytes", "ar:hasFormat": "format",
+                     "ar:arenaBytes": "arena_bytes", "ar:peakActivationBytes": "peak_activation_bytes",
+                     "ar:modelBytes": "model_bytes", "ar:hasFormat": "format",
                      "ar:hasQuantization": "quantization", "ar:sourceFile": "source_file", "schema:sha256": "sha256",
                      "ar:family": "family", "ar:performsTask": "task", "ar:trainedOn": "dataset",
                      "ar:usesOperator": "operators", "ar:hasModality": "modalities", "rdf:type": None}
@@ -322,7 +322,7 @@ def _with_accuracy(m: _Models, model: str, device: str | None) -> dict:
 def model_facts(store, models: Sequence[str] | None = None, device: str | None = None) -> dict[str, dict]:
     """{model IRI: facts} for `models` (all models when None); the store is read once per write.
 
-    Facts: name, macs, params, arena_bytes, model_bytes, format, quantization (local names),
+    Facts: name, macs, params, arena_bytes, peak_activation_bytes, model_bytes, format, quantization (local names),
     formats (IRIs), source_file, sha256, family, task (IRI), task_name, dataset, operators
     (sorted list), input_size, frac_conv/frac_dwconv/frac_dense (share of MACs), and accuracy:
     the benchmark accuracy on `device` ("measured"), else the model's reported metric
