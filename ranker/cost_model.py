@@ -786,8 +786,8 @@ def _figure(value, provenance, low=None, high=None, unit="") -> dict:
 
 def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     """Latency (ms), energy (uJ), RAM and flash (bytes) of ``model`` on each of ``devices``
-    (IRIs), each with its provenance: "measured" (a benchmark record of the pair, median of
-    repeats), "from the file" (flash = file size; RAM = the TFLM arena read at import) or
+    (IRIs), each with its provenance: "measured" (the pair's benchmark records, the best one as
+    the feasibility check and recommend read it), "from the file" (flash = file size; RAM = the TFLM arena read at import) or
     "predicted" (HardwarePredictor, with its 90 % interval; an energy from the measured latency
     where there is one; RAM on ST Edge AI from the file's activations, RuntimeRam).  What /predict returns."""
     from . import graph_facts
@@ -804,7 +804,7 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     rows = [graph_facts.prediction_row(facts, devs.get(dev) or {"device": dev}) | {"runtime": rt}
             for dev, rt in zip(devices, runtimes)]
     by_device = {dev: [r for r in records if r["device"] == dev] for dev in devices}
-    latency = [float(np.median(v)) if (v := [r["latency_ms"] for r in by_device[dev] if r.get("latency_ms")])
+    latency = [min(v) if (v := [r["latency_ms"] for r in by_device[dev] if r.get("latency_ms")])
                else math.nan for dev in devices]  # a measured latency makes energy = it x the board's power
     predicted = {t: predictor.predict(rows, t, measured_latency=latency) for t in HardwarePredictor.TARGETS}
     out, notes = [], {}
@@ -814,7 +814,7 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
         for target, unit in (("latency_ms", "ms"), ("energy_uj", "uJ")):
             vals = [r[target] for r in meas if r.get(target)]
             p = None if vals else predicted[target][i]
-            pair[target] = (_figure(float(np.median(vals)), "measured", unit=unit) if vals
+            pair[target] = (_figure(float(min(vals)), "measured", unit=unit) if vals
                             else _figure(p[0], "predicted", p[1], p[2], unit) if p is not None else None)
             if p is not None:
                 notes[p[3]] = None
@@ -824,7 +824,7 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
             mapped = runtime_ram().predict(runtimes[i], finite_float(facts.get("peak_activation_bytes"))) \
                 if target == "ram_bytes" and not vals else None
             if vals:
-                pair[target] = _figure(float(np.median(vals)), "measured", unit="byte")
+                pair[target] = _figure(float(min(vals)), "measured", unit="byte")
             elif mapped is not None:
                 pair[target] = _figure(mapped[0], "predicted", mapped[1], mapped[2], "byte")
                 notes[mapped[3]] = None
