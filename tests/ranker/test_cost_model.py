@@ -216,17 +216,6 @@ def test_fit_rejects_too_few_records():
         CostModel().fit(records()[:2])
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    from kg.demo_registry import build
-    from kg.store import Store
-
-    path = tmp_path_factory.mktemp("store") / "demo"
-    s = Store(path)
-    build(s, progress=False)
-    return s, path
-
-
 def test_predict_pairs_provenance_and_intervals(demo_store):
     from ranker import graph_facts
 

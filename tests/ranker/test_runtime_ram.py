@@ -53,21 +53,11 @@ def test_the_mapping_beats_the_tflm_arena_held_out_by_architecture():
     assert res["xcubeai_ram_interval90_coverage"] >= 5 / 6
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    from kg.demo_registry import build
-    from kg.store import Store
-
-    s = Store(tmp_path_factory.mktemp("store") / "demo")
-    build(s, progress=False)
-    return s
-
-
 def test_predict_maps_ram_on_st_edge_ai_and_keeps_the_arena_on_tflm(demo_store):
     from kg.ids import device_iri
     from ranker import graph_facts
 
-    store = demo_store
+    store, _ = demo_store
     model = "https://w3id.org/arachne/model/mlperf-tiny-ic-resnet-8"
     st, nano = device_iri("STM32H747I-DISCO"), device_iri("Arduino-Nano-33-BLE-Sense")
     facts = graph_facts.model_facts(store, [model])[model]
@@ -90,7 +80,7 @@ def test_recommend_ranks_ram_headroom_with_the_figure_predict_gives(demo_store):
     from kg.ids import device_iri
     from ranker.recommend import recommend
 
-    store = demo_store
+    store, _ = demo_store
     st = device_iri("STM32H747I-DISCO")
     request = Request(device=st, task="https://w3id.org/arachne/task/image_classification")
     fast = recommend(store, request, k=20)
