@@ -23,10 +23,12 @@ from typing import AbstractSet, Any, Callable, Iterable
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, XSD
 
+from kg.boards import runtime_label
 from kg.errors import InputError
 from kg.ids import AR
 from kg.requirements import UNINDEXED
 from kg.store import Store
+from kg.td_profile import RUNTIME_BASE
 from kg.units import byte_size
 from kg.vocab import MODALITY_TERMS
 from kg.validation import validate
@@ -172,7 +174,15 @@ def _judge(f: dict, req: Request) -> tuple[list[str], list[str], list[str], list
     reserve_ram = f.get("reserveRam") or 0
     reserve_flash = f.get("reserveFlash") or 0
     if f["ram"] is not None and f["needRam"] is not None:
+        short = len(bad)
         _memory("RAM", f["needRam"], f["ram"], reserve_ram, measured, bad, warnings)
+        runtime = str(f.get("runtime") or "")
+        key = runtime[len(RUNTIME_BASE):] if runtime.startswith(RUNTIME_BASE) else None
+        if len(bad) > short and f.get("mram") is None and key not in (None, "tflite-micro", "tflite"):
+            # The arena is TFLM's plan: say so where the verdict rests on it for another runtime.
+            warnings.append(f"RAM need is TFLM's tensor arena; {runtime_label(key)}, the runtime this check "
+                            "picked, plans its own buffers and may need less (`arachne predict` gives its figure "
+                            "where one is learned)")
     elif not measured:
         if f["ram"] is None:
             unknown.append("device RAM unknown")

@@ -286,7 +286,7 @@ def print_checks(store, subject: str, ok, excluded, key: str) -> None:
     out.print(fitted(out, build, [name(c) for c in ok]), "")
     notes.print(out)
     legend(out, ("measured", "file"))
-    print_excluded(out, key, [(name(c), c.outcome, c.why_not) for c in excluded])
+    print_excluded(out, key, [(name(c), c.outcome, c.why_not + c.warnings) for c in excluded])
 
 
 @cli.command()

@@ -193,8 +193,8 @@ def _letters(i: int) -> str:
 
 
 def print_excluded(console: Console, key: str, rows) -> None:
-    """(title, outcome, reasons) rows: what keeps each `key` (model, device) out of the answer; the
-    reasons wrap beside a title column of two fifths of the width."""
+    """(title, outcome, reasons) rows: what keeps each `key` (model, device) out of the answer (and
+    the check's warnings about it); the reasons wrap beside a title column of two fifths of the width."""
     if not rows:
         return
 

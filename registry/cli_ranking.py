@@ -53,7 +53,7 @@ def print_recommendation(rec, why_not: bool, why: bool = False) -> None:
     elif rec.rows:
         out.print("(--why says why each model is above the next)", style="dim")
     if why_not:
-        print_excluded(out, "model", [(e.name or local_name(e.model), e.outcome, e.reasons) for e in rec.excluded])
+        print_excluded(out, "model", [(e.name or local_name(e.model), e.outcome, e.reasons + e.warnings) for e in rec.excluded])
     elif rec.excluded_count:
         out.print(f"{rec.excluded_count} model(s) of this task excluded (--why-not lists them)", style="dim")
 

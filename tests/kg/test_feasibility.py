@@ -289,3 +289,43 @@ def test_cli_feasible_with_why(tmp_path, demo):
                               check=True)
         assert set(proc.stdout.split()) == full  # the indexed answer, same models
 
+
+
+def test_a_ram_verdict_on_tflms_arena_says_so_for_another_runtime(demo):
+    # The file's RAM figure is TFLM's arena plan: where the check's runtime is another one (it
+    # plans its own buffers), the verdict that rests on it says so; on TFLM it needs no such word.
+    vww = "https://w3id.org/arachne/model/mlperf-tiny-vww-mobilenetv1-0.25-96"
+    on_st = _outcome(demo, vww, device_iri("NUCLEO-F401RE"))
+    on_tflm = _outcome(demo, vww, device_iri("Syntiant-TinyML"))
+    assert on_st.outcome == on_tflm.outcome == "does not fit"
+    assert on_st.reasons[0].startswith("RAM: needs 101.2 KiB") and on_tflm.reasons[0].startswith("RAM: needs")
+    assert on_st.facts["runtime"].endswith("/st-edge-ai") and on_tflm.facts["runtime"].endswith("/tflite-micro")
+    assert on_st.warnings == ["RAM need is TFLM's tensor arena; STM32Cube.AI / ST Edge AI, the runtime this check "
+                              "picked, plans its own buffers and may need less (`arachne predict` gives its figure "
+                              "where one is learned)"]
+    assert not any("arena" in w for w in on_tflm.warnings)
+
+
+@pytest.mark.parametrize("backend", ["embedded", "oxigraph-server", "virtuoso"])
+def test_the_check_picks_the_runtime_with_the_smallest_code(backend, request, demo):
+    # The pair's runtime is the one predict and recommend predict with (ranker.graph_facts.
+    # runtime_for: smallest code, then IRI), on every backend, not any runtime that runs the model.
+    from kg.store import open_store
+    from ranker import graph_facts
+
+    vww, f401 = "https://w3id.org/arachne/model/mlperf-tiny-vww-mobilenetv1-0.25-96", device_iri("NUCLEO-F401RE")
+    store = demo
+    if backend != "embedded":
+        store = open_store(request.getfixturevalue("oxigraph_server").url if backend == "oxigraph-server"
+                           else request.getfixturevalue("virtuoso_server"))
+        store.drop_graphs(store.graph_names())
+        store.put_graphs({g: demo.export("ntriples", graph=g).decode()
+                          for g in ("https://w3id.org/arachne/graph/runtimes", f401, vww + "/file",
+                                    "https://w3id.org/arachne/graph/benchmarks/mlperf-tiny")})  # (the model's type)
+    runtimes = graph_facts.device_runtimes(demo, f401)
+    assert len({rt for _, rt, _, _ in runtimes}) > 1  # TFLM and ST Edge AI both run it there
+    check = feasibility.check_pairs(store, model=vww, device=f401)[0]
+    assert check.facts["runtime"] == graph_facts.runtime_for(graph_facts.model_facts(demo, [vww])[vww], runtimes)
+    assert check.facts["runtime"].endswith("/st-edge-ai")
+    if backend != "embedded":
+        store.drop_graphs(store.graph_names())

@@ -277,9 +277,9 @@ def test_feasible_model_shows_board_titles_at_80_columns(demo_store):
     excluded = table_rows(table[table.index(" excluded"):], "device", "why not",
                           starts=lambda rest: rest.startswith(("does not fit: ", "likely: ")))
     assert sorted(title for _, title, _ in excluded) == sorted(titles[c["device"]] for c in checks if not c["feasible"])
-    for _, title, rest in excluded:  # each with every reason, whole
+    for _, title, rest in excluded:  # each with every reason and the check's warnings, whole
         c = next(c for c in checks if titles[c["device"]] == title)
-        assert rest == f"{c['outcome']}: " + "; ".join(c["reasons"])
+        assert rest == f"{c['outcome']}: " + "; ".join(c["reasons"] + c["warnings"])
 
 
 def test_feasible_device_lists_models_and_footnotes_at_80_columns(demo_store):
