@@ -181,8 +181,8 @@ def _judge(f: dict, req: Request) -> tuple[list[str], list[str], list[str], list
         if len(bad) > short and f.get("mram") is None and key not in (None, "tflite-micro", "tflite"):
             # The arena is TFLM's plan: say so where the verdict rests on it for another runtime.
             warnings.append(f"RAM need is TFLM's tensor arena; {runtime_label(key)}, the runtime this check "
-                            "picked, plans its own buffers and may need less (`arachne predict` gives its figure "
-                            "where one is learned)")
+                            "picked, plans its own buffers and may need less or more (`arachne predict` "
+                            "gives its figure where one is learned)")
     elif not measured:
         if f["ram"] is None:
             unknown.append("device RAM unknown")
