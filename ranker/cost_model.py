@@ -536,19 +536,28 @@ class RuntimeRam:
                 q = t.ppf((1 + coverage) / 2, len(a) - 1) * a.std(ddof=1) * math.sqrt(1 + 1 / len(a))
                 self.fits[family] = (float(a.mean()), float(q), len(a))
 
-    def predict(self, runtime: str | None, file_bytes: float) -> tuple[float, float, float, str] | None:
-        """(RAM bytes, low, high, how) on ``runtime`` (its name or label); None for a runtime
-        without measured pairs or a file without the figure."""
+    def factor(self, runtime: str | None) -> tuple[float, float, str] | None:
+        """(RAM / the file's figure, the interval's x/÷ factor, how) on ``runtime`` (its name or
+        label); None for a runtime without measured pairs."""
         fit = self.fits.get(runtime_family(runtime))
-        if fit is None or not file_bytes > 0:
+        if fit is None:
             return None
         c, q, n = fit
-        value = file_bytes * math.exp(c)
         what = "peak activation bytes" if self.field == "peak_activation_bytes" else self.field
         how = (f"ram_bytes on {runtime} = the file's {what} x {math.exp(c):.2f}, the mean ratio of {n} figures "
                f"that runtime measured for models whose files we have (STM32 model zoo); 90 % interval = "
                f"prediction x/÷ {math.exp(q):.2f} (Student t on the log ratios)")
-        return value, value / math.exp(q), value * math.exp(q), how
+        return math.exp(c), math.exp(q), how
+
+    def predict(self, runtime: str | None, file_bytes: float) -> tuple[float, float, float, str] | None:
+        """(RAM bytes, low, high, how) on ``runtime``; None for a runtime without measured pairs
+        or a file without the figure."""
+        got = self.factor(runtime) if file_bytes > 0 else None
+        if got is None:
+            return None
+        ratio, spread, how = got
+        value = file_bytes * ratio
+        return value, value / spread, value * spread, how
 
 
 @lru_cache(maxsize=1)
@@ -787,9 +796,10 @@ def _figure(value, provenance, low=None, high=None, unit="") -> dict:
 def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     """Latency (ms), energy (uJ), RAM and flash (bytes) of ``model`` on each of ``devices``
     (IRIs), each with its provenance: "measured" (the pair's benchmark records, the best one as
-    the feasibility check and recommend read it), "from the file" (flash = file size; RAM = the TFLM arena read at import) or
-    "predicted" (HardwarePredictor, with its 90 % interval; an energy from the measured latency
-    where there is one; RAM on ST Edge AI from the file's activations, RuntimeRam).  What /predict returns."""
+    the feasibility check and recommend read it), "from the file" (flash = file size; RAM = the
+    TFLM arena read at import) or "predicted" (HardwarePredictor, with its 90 % interval; an
+    energy from the measured latency where there is one; RAM on ST Edge AI from the file's
+    activations, RuntimeRam).  What /predict returns."""
     from . import graph_facts
 
     facts = graph_facts.model_facts(store, [model]).get(model)
@@ -799,10 +809,8 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
     records = [r for r in graph_facts.benchmark_records(store) if r["model"] == model]
     predictor = hardware_predictor(store)  # what recommend predicts with, fitted once per write
     # The runtime the feasibility check finds on each device, as recommend predicts with it.
-    runtimes = [graph_facts.runtime_text(graph_facts.runtime_for(facts, graph_facts.device_runtimes(store, dev)))
-                for dev in devices]
-    rows = [graph_facts.prediction_row(facts, devs.get(dev) or {"device": dev}) | {"runtime": rt}
-            for dev, rt in zip(devices, runtimes)]
+    runtimes = [graph_facts.runtime_for(facts, graph_facts.device_runtimes(store, dev)) for dev in devices]
+    rows = [graph_facts.prediction_row(facts, devs.get(dev) or {"device": dev}, rt) for dev, rt in zip(devices, runtimes)]
     by_device = {dev: [r for r in records if r["device"] == dev] for dev in devices}
     latency = [min(v) if (v := [r["latency_ms"] for r in by_device[dev] if r.get("latency_ms")])
                else math.nan for dev in devices]  # a measured latency makes energy = it x the board's power
@@ -821,7 +829,7 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
         for target, key, file_key in (("ram_bytes", "ram_bytes", "arena_bytes"), ("flash_bytes", "flash_bytes", "model_bytes")):
             vals = [r[key] for r in meas if r.get(key)]
             # RAM on a runtime that plans its own buffers: mapped from the file's activations.
-            mapped = runtime_ram().predict(runtimes[i], finite_float(facts.get("peak_activation_bytes"))) \
+            mapped = runtime_ram().predict(rows[i]["runtime"], finite_float(facts.get("peak_activation_bytes"))) \
                 if target == "ram_bytes" and not vals else None
             if vals:
                 pair[target] = _figure(float(min(vals)), "measured", unit="byte")
@@ -829,8 +837,8 @@ def predict_pairs(store, model: str, devices: Sequence[str]) -> dict:
                 pair[target] = _figure(mapped[0], "predicted", mapped[1], mapped[2], "byte")
                 notes[mapped[3]] = None
             elif finite_float(facts.get(file_key)) > 0:
-                if target == "ram_bytes" and runtime_family(runtimes[i]) not in ("tflm", "unknown"):
-                    notes[f"ram_bytes from the file is TFLM's tensor arena; {runtimes[i]} may need more or "
+                if target == "ram_bytes" and runtime_family(rows[i]["runtime"]) not in ("tflm", "unknown"):
+                    notes[f"ram_bytes from the file is TFLM's tensor arena; {rows[i]['runtime']} may need more or "
                           "less (no figures of that runtime to learn from)"] = None
                 pair[target] = _figure(float(facts[file_key]), "from the file", unit="byte")
             else:

@@ -327,10 +327,10 @@ def _mapped_ram(table, rows: np.ndarray, runtimes: list[str | None]) -> tuple[np
     texts = [graph_facts.runtime_text(rt) for rt in runtimes]
     for text in set(texts):
         at = np.flatnonzero(np.array([t == text for t in texts]) & (peak > 0))
-        got = mapping.predict(text, 1.0) if at.size else None
-        if got is not None:  # the mapping is a ratio: one figure per runtime, times each file's peak
+        got = mapping.factor(text) if at.size else None
+        if got is not None:
             out[at] = peak[at] * got[0]
-            how[got[3]] = None
+            how[got[2]] = None
     return out, list(how)
 
 
